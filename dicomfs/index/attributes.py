@@ -13,7 +13,11 @@ from typing import Literal
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 
 __all__ = [
+    "ALL_LEVELS",
     "COMPUTED",
+    "COMPUTED_VR",
+    "DEFAULT_RETURN",
+    "GENERATED",
     "LEVELS",
     "Level",
     "PATIENT_KEYWORDS",
@@ -21,6 +25,7 @@ __all__ = [
     "SERIES_KEYWORDS",
     "STUDY_KEYWORDS",
     "level_of",
+    "level_of_tag",
     "tag_of",
     "vr_of",
 ]
@@ -79,6 +84,28 @@ COMPUTED: dict[str, Level] = {
     "NumberOfPatientRelatedStudies": "study",
 }
 
+#: VR of each computed attribute (counts are IS, encoded as JSON numbers: C-05).
+COMPUTED_VR: dict[str, str] = {
+    "NumberOfStudyRelatedSeries": "IS",
+    "NumberOfStudyRelatedInstances": "IS",
+    "ModalitiesInStudy": "CS",
+    "SOPClassesInStudy": "UI",
+    "NumberOfSeriesRelatedInstances": "IS",
+    "NumberOfPatientRelatedStudies": "IS",
+}
+
+#: Attributes that describe every level's entity (the scanner copies them into the study and
+#: series JSON too; QIDO returns them at every level when known, C-02/C-07/C-08).
+ALL_LEVELS: frozenset[str] = frozenset({"SpecificCharacterSet", "TimezoneOffsetFromUTC"})
+
+#: Attributes QIDO generates for every result (never stored): RetrieveURL (C-13),
+#: InstanceAvailability (always ONLINE), AvailableTransferSyntaxUID (instances, C-08).
+GENERATED: dict[str, str] = {
+    "RetrieveURL": "UR",
+    "InstanceAvailability": "CS",
+    "AvailableTransferSyntaxUID": "UI",
+}
+
 #: Attributes every result of a level contains, present and empty when unknown (C-02, C-07, C-08).
 REQUIRED: dict[Level, tuple[str, ...]] = {
     "study": (
@@ -91,6 +118,16 @@ REQUIRED: dict[Level, tuple[str, ...]] = {
         "Modality", "SeriesInstanceUID", "SeriesNumber", "NumberOfSeriesRelatedInstances",
     ),
     "instance": ("SOPClassUID", "SOPInstanceUID", "InstanceNumber"),
+}
+
+#: Type C return keys of each level, returned by default when known (PS3.18 Tables 10.6.3-3..5).
+DEFAULT_RETURN: dict[Level, tuple[str, ...]] = {
+    "study": ("SpecificCharacterSet", "TimezoneOffsetFromUTC"),
+    "series": (
+        "SeriesDescription", "PerformedProcedureStepStartDate", "PerformedProcedureStepStartTime",
+        "RequestAttributesSequence",
+    ),
+    "instance": ("Rows", "Columns", "BitsAllocated", "NumberOfFrames"),
 }
 
 _PATIENT_STUDY = PATIENT_KEYWORDS | STUDY_KEYWORDS
@@ -120,3 +157,11 @@ def vr_of(tag: str) -> str:
     except KeyError:
         return "UN"
     return vr.split(" or ")[0]
+
+
+def level_of_tag(tag: str) -> Level:
+    """The query level of an 8-hex-digit tag (private and unknown tags: instance)."""
+    from pydicom.datadict import keyword_for_tag
+
+    keyword = keyword_for_tag(int(tag, 16))
+    return level_of(keyword) if keyword else "instance"

@@ -20,7 +20,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "File", "Instance", "Series", "Study"]
+__all__ = ["Base", "File", "Instance", "Series", "StoreInfo", "Study"]
 
 UID = String(64)
 
@@ -92,7 +92,9 @@ class Instance(Base):
     """A SOP instance, the file that holds it, and what WADO needs to serve it without parsing."""
 
     __tablename__ = "instances"
-    __table_args__ = (Index("ix_instances_series_number", "series_instance_uid", "instance_number"),)
+    __table_args__ = (
+        Index("ix_instances_series_number", "series_instance_uid", "instance_number"),
+    )
 
     sop_instance_uid: Mapped[str] = mapped_column(UID, primary_key=True)
     series_instance_uid: Mapped[str] = mapped_column(
@@ -123,3 +125,16 @@ class Instance(Base):
     #: DICOM JSON of every top-level non-bulk attribute of the instance (all levels), without
     #: group 0002 and without bulk data.
     attributes: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class StoreInfo(Base):
+    """Key/value facts about the index itself (added by migration 0002).
+
+    Keys written by dicomfs: ``dicomfs_version`` (the version that last opened the index for
+    writing) and ``created_with`` (the version that created it).
+    """
+
+    __tablename__ = "store_info"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

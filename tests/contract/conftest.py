@@ -8,10 +8,13 @@ backend does not have mark themselves ``@pytest.mark.needs("feature")``; the bac
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from peers.orthanc import OrthancServer, OrthancUnavailable, load_into_orthanc, start_orthanc
+from pydicom.dataset import Dataset
 
 import dicomfs
 
@@ -20,6 +23,10 @@ CAPABILITIES: dict[str, set[str]] = {
     "file": {"case-sensitive", "fuzzy", "pn-case-insensitive", "strict-validation", "combined-datetime",
              "sequence-matching", "delete", "render", "frames", "bulkdata", "any-attribute",
              "exact-counts", "transcode"},
+    # A real Orthanc 1.10 + DICOMweb 1.7 through DICOMwebClient (its deviations are listed in
+    # tests/peers/orthanc.py ORTHANC_DEVIATIONS): matching is case-insensitive for every VR,
+    # bad queries are not rejected, DICOMweb DELETE is not supported.
+    "orthanc": {"pn-case-insensitive", "render", "frames", "bulkdata", "exact-counts"},
 }
 
 
@@ -45,6 +52,32 @@ def _file_client(standard_tree: Path, tmp_path_factory: pytest.TempPathFactory) 
         yield client
 
 
+def _start(tmp_path_factory: pytest.TempPathFactory, name: str) -> OrthancServer:
+    try:
+        return start_orthanc(tmp_path_factory.mktemp(name))
+    except OrthancUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Orthanc is required in CI: {exc}")
+        pytest.skip(f"Orthanc unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def _orthanc_client(
+    tmp_path_factory: pytest.TempPathFactory, standard_datasets: list[Dataset]
+) -> Iterator[dicomfs.DICOMwebClient]:
+    server = _start(tmp_path_factory, "orthanc-contract")
+    client = load_into_orthanc(server, standard_datasets)
+    yield client
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _orthanc_writable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    server = _start(tmp_path_factory, "orthanc-contract-rw")
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def client(backend: str, request: pytest.FixtureRequest) -> dicomfs.DICOMClient:
     """A client over the standard store (read-only: do not write through it)."""
@@ -53,10 +86,14 @@ def client(backend: str, request: pytest.FixtureRequest) -> dicomfs.DICOMClient:
 
 
 @pytest.fixture
-def writable_client(backend: str, tmp_path: Path) -> Iterator[dicomfs.DICOMClient]:
+def writable_client(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[dicomfs.DICOMClient]:
     """An empty store that the test may write to."""
     if backend == "file":
         with dicomfs.DICOMfileClient(tmp_path / "store") as c:
             yield c
-    else:  # pragma: no cover - other backends are added by their owners
-        raise NotImplementedError(backend)
+    else:
+        server: OrthancServer = request.getfixturevalue(f"_{backend}_writable")
+        server.clear()
+        yield server.client()

@@ -1,0 +1,662 @@
+"""The index repository: the only code that writes the index, and the read side WADO needs.
+
+Rules kept here
+---------------
+* **Idempotent upserts.** :meth:`Repository.upsert` inserts or updates the files, studies, series
+  and instances of its records; upserting the same records again changes nothing.
+* **One instance per SOP Instance UID.** When two files hold the same SOP Instance UID, the file
+  with the lexicographically smallest relative path is indexed and the other is rejected with the
+  reason ``"duplicate of <kept path>"``; the rule holds across incremental syncs (a smaller path
+  that appears later takes over, and the file it replaces becomes the duplicate).
+* **Study and series attributes: the latest file wins (CONFORMANCE C-15).** When instances of a
+  study (or series) disagree on a study-level value, the study row and its ``attributes`` come
+  from the instance whose file has the greatest ``(mtime_ns, path)``: the most recently written
+  file, ties broken by the greater path. The rule depends only on what is indexed, never on the
+  order files were read, and it is re-applied whenever instances are added, updated or removed.
+* **Empty studies and series are dropped** when their last instance goes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NamedTuple, TypeVar
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from dicomfs.errors import BadRequestError, NotFoundError
+from dicomfs.index.columns import series_columns, split_levels, study_columns
+from dicomfs.index.engine import write_transaction
+from dicomfs.index.fastread import InstanceReader
+from dicomfs.index.models import File, Instance, Series, Study
+from dicomfs.index.records import InstanceRecord, Rejection, StoredInstance
+
+__all__ = ["DUPLICATE_PREFIX", "INSTANCE_COLUMNS", "PreparedInstance", "Repository", "prepare"]
+
+#: Reason of a file rejected because another file holds the same SOP Instance UID.
+DUPLICATE_PREFIX = "duplicate of "
+
+FILES: Table = File.__table__  # type: ignore[assignment]
+STUDIES: Table = Study.__table__  # type: ignore[assignment]
+SERIES: Table = Series.__table__  # type: ignore[assignment]
+INSTANCES: Table = Instance.__table__  # type: ignore[assignment]
+
+#: Bound parameters per ``IN (...)`` clause (SQLite's limit is 32766 on recent versions).
+_CHUNK = 900
+
+_STUDY_COLS = [c.name for c in STUDIES.columns if c.name != "attributes"]
+_SERIES_COLS = [c.name for c in SERIES.columns if c.name != "attributes"]
+_INSTANCE_COLS = [c.name for c in INSTANCES.columns if c.name not in ("attributes", "file_id")]
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _dumps(attributes: dict[str, Any]) -> str:
+    return json.dumps(attributes, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class PreparedInstance(NamedTuple):
+    """An instance ready for the index: the compact form the scanner's workers send back.
+
+    ``values`` holds the ``instances`` columns in :data:`INSTANCE_COLUMNS` order and
+    ``attributes`` the instance's DICOM JSON as stored (text). Study and series rows are derived
+    from ``attributes`` when the instance wins their "latest file" rule.
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+    values: tuple[Any, ...]
+    attributes: str
+
+    @property
+    def sop_instance_uid(self) -> str:
+        return str(self.values[_SOP])
+
+
+#: The ``instances`` columns of :attr:`PreparedInstance.values` (not file_id, not attributes).
+INSTANCE_COLUMNS = tuple(_INSTANCE_COLS)
+_SOP = INSTANCE_COLUMNS.index("sop_instance_uid")
+_STUDY = INSTANCE_COLUMNS.index("study_instance_uid")
+_SERIES = INSTANCE_COLUMNS.index("series_instance_uid")
+
+
+def prepare(
+    path: str, size: int, mtime_ns: int, instance: dict[str, Any], attributes: dict[str, Any]
+) -> PreparedInstance:
+    """The :class:`PreparedInstance` of a file from its instance columns and DICOM JSON."""
+    row = [instance.get(name) for name in INSTANCE_COLUMNS]
+    fragments = row[_FRAGMENTS]
+    if fragments is not None and not isinstance(fragments, str):
+        row[_FRAGMENTS] = json.dumps(fragments, separators=(",", ":"))
+    if row[_HAS_META] is None:
+        row[_HAS_META] = True
+    return PreparedInstance(path, size, mtime_ns, tuple(row), _dumps(attributes))
+
+
+_FRAGMENTS = INSTANCE_COLUMNS.index("frame_fragments")
+_HAS_META = INSTANCE_COLUMNS.index("has_file_meta")
+
+
+def _prepared(record: InstanceRecord | PreparedInstance) -> PreparedInstance:
+    if isinstance(record, PreparedInstance):
+        return record
+    if not isinstance(record, InstanceRecord):
+        raise BadRequestError(f"not an InstanceRecord: {record!r}")
+    return prepare(
+        record.path, record.size, record.mtime_ns, record.instance, record.instance_attributes
+    )
+
+
+class Repository:
+    """The index of one store.
+
+    Parameters
+    ----------
+    engine: sqlalchemy.Engine
+        Made by :func:`dicomfs.index.engine.create_index_engine`, already migrated
+        (:func:`dicomfs.index.migrate.upgrade`).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._reader = InstanceReader(engine, _INSTANCE_COLS)
+
+    def close(self) -> None:
+        """Release every connection of this thread and the engine's pool."""
+        self._reader.close()
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Repository({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    # ---- helpers -----------------------------------------------------------------------------
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A read session (for QIDO's queries); do not write through it."""
+        with Session(self.engine) as session:
+            yield session
+
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        return write_transaction(self.engine, work)
+
+    def _insert(self, table: Table) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def _placeholder(self) -> str:
+        return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+
+    def _upsert_files(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Insert or update ``(path, size, mtime_ns, rejected_reason, sop_instance_uid)`` rows."""
+        if not rows:
+            return
+        p = self._placeholder()
+        conn.exec_driver_sql(
+            "INSERT INTO files (path, size, mtime_ns, rejected_reason, sop_instance_uid) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT (path) DO UPDATE SET "
+            "size = excluded.size, mtime_ns = excluded.mtime_ns, "
+            "rejected_reason = excluded.rejected_reason, "
+            "sop_instance_uid = excluded.sop_instance_uid",
+            rows,
+        )
+
+    # ---- writes ------------------------------------------------------------------------------
+    def upsert(self, records: Sequence[InstanceRecord]) -> list[Rejection]:
+        """Insert or update the index rows of readable files, in one transaction.
+
+        Parameters
+        ----------
+        records: sequence of InstanceRecord
+            Made by :func:`dicomfs.storage.scan.read_file`.
+
+        Returns
+        -------
+        list of Rejection
+            Files rejected as duplicates of another file with the same SOP Instance UID: records
+            of this call, or files indexed before and displaced by a smaller path.
+        """
+        for record in records:
+            if not isinstance(record, InstanceRecord):
+                raise BadRequestError(f"not an InstanceRecord: {record!r}")
+        if not records:
+            return []
+        return self._write(lambda conn: self._upsert(conn, records))
+
+    def _upsert(self, conn: Connection, records: Sequence[InstanceRecord]) -> list[Rejection]:
+        by_path = {r.path: r for r in records}  # a path given twice: the last record counts
+        keep: dict[str, InstanceRecord] = {}
+        rejected: list[Rejection] = []
+        dup_rows: list[dict[str, Any]] = []
+        for path in sorted(by_path):
+            record = by_path[path]
+            sop = record.sop_instance_uid
+            if sop in keep:
+                rejected.append(Rejection(path, DUPLICATE_PREFIX + keep[sop].path))
+                dup_rows.append(_file_row(record, DUPLICATE_PREFIX + keep[sop].path))
+            else:
+                keep[sop] = record
+        # Files that already hold these SOP Instance UIDs under another path.
+        sops = list(keep)
+        holders: dict[str, str] = {}
+        for chunk in _chunks(sops):
+            query = (
+                select(INSTANCES.c.sop_instance_uid, FILES.c.path)
+                .join(FILES, FILES.c.id == INSTANCES.c.file_id)
+                .where(INSTANCES.c.sop_instance_uid.in_(chunk))
+            )
+            holders.update({row.sop_instance_uid: row.path for row in conn.execute(query)})
+        for sop, held in holders.items():
+            record = keep[sop]
+            if held == record.path:
+                continue
+            if held < record.path:
+                del keep[sop]
+                reason = DUPLICATE_PREFIX + held
+                rejected.append(Rejection(record.path, reason))
+                dup_rows.append(_file_row(record, reason))
+            else:
+                reason = DUPLICATE_PREFIX + record.path
+                rejected.append(Rejection(held, reason))
+                conn.execute(
+                    update(FILES).where(FILES.c.path == held).values(rejected_reason=reason)
+                )
+        kept = list(keep.values())
+        self._upsert_files(conn, [_file_row(r, None) for r in kept] + dup_rows)
+        file_ids = self._file_ids(conn, [r.path for r in kept] + [row["path"] for row in dup_rows])
+        # Instances that these files held before, or that hold these SOPs elsewhere, go first.
+        touched_studies: set[str] = {r.study["study_instance_uid"] for r in kept}
+        touched_series: set[str] = {r.series["series_instance_uid"] for r in kept}
+        for id_chunk in _chunks(list(file_ids.values())):
+            old = conn.execute(
+                select(INSTANCES.c.study_instance_uid, INSTANCES.c.series_instance_uid).where(
+                    INSTANCES.c.file_id.in_(id_chunk)
+                )
+            ).all()
+            touched_studies.update(row[0] for row in old)
+            touched_series.update(row[1] for row in old)
+            conn.execute(delete(INSTANCES).where(INSTANCES.c.file_id.in_(id_chunk)))
+        for sop_chunk in _chunks([r.sop_instance_uid for r in kept]):
+            old = conn.execute(
+                select(INSTANCES.c.study_instance_uid, INSTANCES.c.series_instance_uid).where(
+                    INSTANCES.c.sop_instance_uid.in_(sop_chunk)
+                )
+            ).all()
+            touched_studies.update(row[0] for row in old)
+            touched_series.update(row[1] for row in old)
+            conn.execute(delete(INSTANCES).where(INSTANCES.c.sop_instance_uid.in_(sop_chunk)))
+        if not kept:
+            self._refresh(conn, touched_studies, touched_series, {})
+            return rejected
+        # Parents first (rows filled in by _refresh), then the instances.
+        study_rows = {r.study["study_instance_uid"]: r for r in kept}
+        series_rows = {r.series["series_instance_uid"]: r for r in kept}
+        stmt = self._insert(STUDIES).on_conflict_do_nothing(index_elements=["study_instance_uid"])
+        conn.execute(stmt, [_study_row(r) for r in study_rows.values()])
+        stmt = self._insert(SERIES).on_conflict_do_nothing(index_elements=["series_instance_uid"])
+        conn.execute(stmt, [_series_row(r) for r in series_rows.values()])
+        conn.execute(
+            INSTANCES.insert(), [_instance_row(r, file_ids[r.path]) for r in kept]
+        )
+        self._refresh(conn, touched_studies, touched_series, {r.path: r for r in kept})
+        return rejected
+
+    def _file_ids(self, conn: Connection, paths: Sequence[str]) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        for chunk in _chunks(list(paths)):
+            query = select(FILES.c.path, FILES.c.id).where(FILES.c.path.in_(chunk))
+            ids.update({row.path: row.id for row in conn.execute(query)})
+        return ids
+
+    def _refresh(
+        self,
+        conn: Connection,
+        studies: Iterable[str],
+        series: Iterable[str],
+        batch: dict[str, InstanceRecord],
+    ) -> None:
+        """Re-apply "latest file wins" to these studies and series; drop the empty ones."""
+        for level, uids in (("study", sorted(studies)), ("series", sorted(series))):
+            table = STUDIES if level == "study" else SERIES
+            key = INSTANCES.c.study_instance_uid if level == "study" else (
+                INSTANCES.c.series_instance_uid
+            )
+            winners: dict[str, str] = {}
+            for chunk in _chunks(uids):
+                ranked = (
+                    select(
+                        key.label("uid"),
+                        FILES.c.path,
+                        func.row_number()
+                        .over(
+                            partition_by=key,
+                            order_by=(FILES.c.mtime_ns.desc(), FILES.c.path.desc()),
+                        )
+                        .label("rank"),
+                    )
+                    .join(FILES, FILES.c.id == INSTANCES.c.file_id)
+                    .where(key.in_(chunk))
+                    .subquery()
+                )
+                rows = conn.execute(select(ranked.c.uid, ranked.c.path).where(ranked.c.rank == 1))
+                winners.update({row.uid: row.path for row in rows})
+            empty = [uid for uid in uids if uid not in winners]
+            pk = table.primary_key.columns.values()[0]
+            for chunk in _chunks(empty):
+                conn.execute(delete(table).where(pk.in_(chunk)))
+            updates: list[dict[str, Any]] = []
+            from_json = [path for path in winners.values() if path not in batch]
+            stored = self._attributes_of_paths(conn, from_json)
+            for uid, path in winners.items():
+                record = batch.get(path)
+                if record is not None:
+                    row = _study_row(record) if level == "study" else _series_row(record)
+                else:
+                    study_json, series_json = split_levels(stored[path])
+                    if level == "study":
+                        row = {**study_columns(stored[path]), "attributes": _dumps(study_json)}
+                    else:
+                        row = {**series_columns(stored[path]), "attributes": _dumps(series_json)}
+                row["b_uid"] = uid
+                updates.append(row)
+            if updates:
+                values: dict[str, Any] = {
+                    c: bindparam(c) for c in updates[0] if c not in ("b_uid", pk.name)
+                }
+                conn.execute(update(table).where(pk == bindparam("b_uid")).values(values), updates)
+
+    def _attributes_of_paths(self, conn: Connection, paths: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for chunk in _chunks(list(paths)):
+            query = (
+                select(FILES.c.path, INSTANCES.c.attributes)
+                .join(FILES, FILES.c.id == INSTANCES.c.file_id)
+                .where(FILES.c.path.in_(chunk))
+            )
+            out.update({row.path: json.loads(row.attributes) for row in conn.execute(query)})
+        return out
+
+    def reject(
+        self,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        reason: str,
+        sop_instance_uid: str | None = None,
+    ) -> None:
+        """Record a file the index cannot use (replacing what was indexed from that path)."""
+        self.reject_many([(Rejection(path, reason), size, mtime_ns, sop_instance_uid)])
+
+    def reject_many(
+        self, rejections: Sequence[tuple[Rejection, int, int, str | None]]
+    ) -> None:
+        """Record many rejected files at once: ``(rejection, size, mtime_ns, sop_uid)`` each."""
+        if not rejections:
+            return
+        for rejection, _size, _mtime, _sop in rejections:
+            if not rejection.reason or "\n" in rejection.reason:
+                raise BadRequestError(f"a rejection reason is one non-empty line: {rejection!r}")
+
+        def work(conn: Connection) -> None:
+            paths = [r.path for r, *_ in rejections]
+            studies, series = self._drop_instances_of_paths(conn, paths)
+            self._upsert_files(
+                conn,
+                [
+                    {"path": r.path, "size": size, "mtime_ns": mtime, "rejected_reason": r.reason,
+                     "sop_instance_uid": sop}
+                    for r, size, mtime, sop in rejections
+                ],
+            )
+            self._refresh(conn, studies, series, {})
+
+        self._write(work)
+
+    def _drop_instances_of_paths(
+        self, conn: Connection, paths: Sequence[str]
+    ) -> tuple[set[str], set[str]]:
+        studies: set[str] = set()
+        series: set[str] = set()
+        for chunk in _chunks(list(paths)):
+            ids = select(FILES.c.id).where(FILES.c.path.in_(chunk)).scalar_subquery()
+            rows = conn.execute(
+                select(INSTANCES.c.study_instance_uid, INSTANCES.c.series_instance_uid).where(
+                    INSTANCES.c.file_id.in_(ids)
+                )
+            ).all()
+            studies.update(row[0] for row in rows)
+            series.update(row[1] for row in rows)
+            conn.execute(delete(INSTANCES).where(INSTANCES.c.file_id.in_(ids)))
+        return studies, series
+
+    def remove_paths(self, paths: Iterable[str]) -> None:
+        """Forget files (indexed or rejected), their instances, and studies/series left empty."""
+        paths = list(paths)
+        if not paths:
+            return
+
+        def work(conn: Connection) -> None:
+            studies, series = self._drop_instances_of_paths(conn, paths)
+            for chunk in _chunks(paths):
+                conn.execute(delete(FILES).where(FILES.c.path.in_(chunk)))
+            self._refresh(conn, studies, series, {})
+
+        self._write(work)
+
+    def delete(
+        self, study: str, series: str | None = None, sop: str | None = None
+    ) -> list[str]:
+        """Remove a study, series or instance from the index.
+
+        Returns
+        -------
+        list of str
+            Relative paths of the files that held the removed instances (the caller removes
+            them from the tree), sorted.
+
+        Raises
+        ------
+        NotFoundError
+            Nothing matches (the hierarchy is checked).
+        """
+
+        def work(conn: Connection) -> list[str]:
+            query = _instances_query(study, series, sop).with_only_columns(
+                FILES.c.path, FILES.c.id, INSTANCES.c.series_instance_uid
+            )
+            rows = conn.execute(query).all()
+            if not rows:
+                raise NotFoundError(_not_found(study, series, sop))
+            ids = [row.id for row in rows]
+            for chunk in _chunks(ids):
+                conn.execute(delete(INSTANCES).where(INSTANCES.c.file_id.in_(chunk)))
+                conn.execute(delete(FILES).where(FILES.c.id.in_(chunk)))
+            self._refresh(conn, {study}, {row.series_instance_uid for row in rows}, {})
+            return sorted(row.path for row in rows)
+
+        return self._write(work)
+
+    # ---- reads -------------------------------------------------------------------------------
+    def file_states(self) -> dict[str, tuple[int, int, bool]]:
+        """``path -> (size, mtime_ns, rejected)`` of every file the index has seen."""
+        query = select(FILES.c.path, FILES.c.size, FILES.c.mtime_ns, FILES.c.rejected_reason)
+        with self.engine.connect() as conn:
+            return {
+                path: (size, mtime, reason is not None)
+                for path, size, mtime, reason in conn.execute(query)
+            }
+
+    def rejections(self) -> list[Rejection]:
+        """Every rejected file, sorted by path."""
+        query = (
+            select(FILES.c.path, FILES.c.rejected_reason)
+            .where(FILES.c.rejected_reason.is_not(None))
+            .order_by(FILES.c.path)
+        )
+        with self.engine.connect() as conn:
+            return [Rejection(path, reason) for path, reason in conn.execute(query)]
+
+    def orphaned_duplicates(self) -> list[str]:
+        """Paths rejected as duplicates whose SOP Instance UID is no longer indexed (re-read)."""
+        indexed = select(INSTANCES.c.sop_instance_uid).where(
+            INSTANCES.c.sop_instance_uid == FILES.c.sop_instance_uid
+        )
+        query = (
+            select(FILES.c.path)
+            .where(
+                and_(
+                    FILES.c.rejected_reason.like(DUPLICATE_PREFIX + "%"),
+                    ~indexed.exists(),
+                )
+            )
+            .order_by(FILES.c.path)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def path_of_sop(self, sop_instance_uid: str) -> str | None:
+        """Relative path of the file holding an instance, or ``None``."""
+        query = (
+            select(FILES.c.path)
+            .join(INSTANCES, FILES.c.id == INSTANCES.c.file_id)
+            .where(INSTANCES.c.sop_instance_uid == sop_instance_uid)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
+    def instances(
+        self, study: str, series: str | None = None, sop: str | None = None
+    ) -> list[StoredInstance]:
+        """The instances of a study, series or one instance (hierarchy checked; ``[]`` if none).
+
+        Ordered by SeriesNumber, SeriesInstanceUID, InstanceNumber, SOPInstanceUID (absent
+        numbers last).
+        """
+        if sop is not None and series is None:
+            raise BadRequestError("an instance is addressed by its study and series")
+        query = _instances_query(study, series, sop).order_by(
+            SERIES.c.series_number.is_(None),
+            SERIES.c.series_number,
+            SERIES.c.series_instance_uid,
+            INSTANCES.c.instance_number.is_(None),
+            INSTANCES.c.instance_number,
+            INSTANCES.c.sop_instance_uid,
+        )
+        with self.engine.connect() as conn:
+            return [_stored(row) for row in conn.execute(query)]
+
+    def instance(self, study: str, series: str, sop: str) -> StoredInstance:
+        """One instance; raises :class:`~dicomfs.errors.NotFoundError` when unknown.
+
+        This is the hot path of every frame request: on a file SQLite index it runs one prepared
+        SELECT on a per-thread sqlite3 connection (:mod:`dicomfs.index.fastread`).
+        """
+        if self._reader.available:
+            row = self._reader.find(study, series, sop)
+        else:
+            with self.engine.connect() as conn:
+                params = {"study": study, "series": series, "sop": sop}
+                row = conn.execute(_ONE_INSTANCE, params).first()
+        if row is None:
+            raise NotFoundError(_not_found(study, series, sop))
+        return _stored(row)
+
+    def instance_attributes(self, study: str, series: str, sop: str) -> dict[str, Any]:
+        """The stored DICOM JSON of one instance (all levels, no bulk data)."""
+        query = _instances_query(study, series, sop).with_only_columns(INSTANCES.c.attributes)
+        with self.engine.connect() as conn:
+            text = conn.execute(query).scalar_one_or_none()
+        if text is None:
+            raise NotFoundError(_not_found(study, series, sop))
+        loaded: dict[str, Any] = json.loads(text)
+        return loaded
+
+    def counts(self) -> dict[str, int]:
+        """Numbers of studies, series, instances and rejected files."""
+        with self.engine.connect() as conn:
+            return {
+                "studies": conn.execute(select(func.count()).select_from(STUDIES)).scalar_one(),
+                "series": conn.execute(select(func.count()).select_from(SERIES)).scalar_one(),
+                "instances": conn.execute(
+                    select(func.count()).select_from(INSTANCES)
+                ).scalar_one(),
+                "rejected": conn.execute(
+                    select(func.count())
+                    .select_from(FILES)
+                    .where(FILES.c.rejected_reason.is_not(None))
+                ).scalar_one(),
+            }
+
+
+def _instances_query(study: str, series: str | None, sop: str | None) -> Any:
+    conditions = [INSTANCES.c.study_instance_uid == study]
+    if series is not None:
+        conditions.append(INSTANCES.c.series_instance_uid == series)
+    if sop is not None:
+        conditions.append(INSTANCES.c.sop_instance_uid == sop)
+    return (
+        select(*[INSTANCES.c[name] for name in _INSTANCE_COLS], FILES.c.path)
+        .join(FILES, FILES.c.id == INSTANCES.c.file_id)
+        .join(SERIES, SERIES.c.series_instance_uid == INSTANCES.c.series_instance_uid)
+        .where(*conditions)
+    )
+
+
+_ONE_INSTANCE = (
+    select(*[INSTANCES.c[name] for name in _INSTANCE_COLS], FILES.c.path)
+    .join(FILES, FILES.c.id == INSTANCES.c.file_id)
+    .where(
+        INSTANCES.c.sop_instance_uid == bindparam("sop"),
+        INSTANCES.c.series_instance_uid == bindparam("series"),
+        INSTANCES.c.study_instance_uid == bindparam("study"),
+    )
+)
+
+
+def _not_found(study: str, series: str | None, sop: str | None) -> str:
+    if sop is not None:
+        return f"instance {sop} of series {series} of study {study} not found"
+    if series is not None:
+        return f"series {series} of study {study} not found"
+    return f"study {study} not found"
+
+
+def _stored(row: Any) -> StoredInstance:
+    fragments = None
+    if row.frame_fragments:
+        fragments = tuple(
+            tuple((int(offset), int(length)) for offset, length in frame)
+            for frame in json.loads(row.frame_fragments)
+        )
+    return StoredInstance(
+        study_instance_uid=row.study_instance_uid,
+        series_instance_uid=row.series_instance_uid,
+        sop_instance_uid=row.sop_instance_uid,
+        sop_class_uid=row.sop_class_uid,
+        path=row.path,
+        transfer_syntax_uid=row.transfer_syntax_uid,
+        has_file_meta=bool(row.has_file_meta),
+        instance_number=row.instance_number,
+        rows=row.rows,
+        columns=row.columns,
+        bits_allocated=row.bits_allocated,
+        samples_per_pixel=row.samples_per_pixel,
+        number_of_frames=row.number_of_frames,
+        pixel_data_tag=row.pixel_data_tag,
+        pixel_data_offset=row.pixel_data_offset,
+        pixel_data_length=row.pixel_data_length,
+        frame_fragments=fragments,
+    )
+
+
+def _file_row(record: InstanceRecord, reason: str | None) -> dict[str, Any]:
+    return {
+        "path": record.path,
+        "size": record.size,
+        "mtime_ns": record.mtime_ns,
+        "rejected_reason": reason,
+        "sop_instance_uid": record.sop_instance_uid,
+    }
+
+
+def _study_row(record: InstanceRecord) -> dict[str, Any]:
+    row = {name: record.study.get(name) for name in _STUDY_COLS}
+    row["attributes"] = _dumps(record.study_attributes)
+    return row
+
+
+def _series_row(record: InstanceRecord) -> dict[str, Any]:
+    row = {name: record.series.get(name) for name in _SERIES_COLS}
+    row["attributes"] = _dumps(record.series_attributes)
+    return row
+
+
+def _instance_row(record: InstanceRecord, file_id: int) -> dict[str, Any]:
+    row = {name: record.instance.get(name) for name in _INSTANCE_COLS}
+    fragments = row.get("frame_fragments")
+    if fragments is not None and not isinstance(fragments, str):
+        row["frame_fragments"] = json.dumps(fragments, separators=(",", ":"))
+    if row.get("has_file_meta") is None:
+        row["has_file_meta"] = True
+    row["file_id"] = file_id
+    row["attributes"] = _dumps(record.instance_attributes)
+    return row

@@ -1,0 +1,113 @@
+"""STOW throughput: dicomfs vs dicomweb-client 0.61.2's DICOMfileClient (issue 4).
+
+2,000 small instances (64x64, 16-bit) stored in batches of 50 into an empty store. dicomfs runs
+with its only mode, fsync-backed durability (each file and folder fsynced before the call
+returns); the reference writes plain files without fsync. Each client runs in its own process;
+building the datasets is not timed. ``python tests/benchmarks/bench_stow.py`` prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+COUNT = 2000
+BATCH = 50
+
+
+def _datasets(count: int) -> list[Any]:
+    import factories
+
+    return [
+        factories.make_instance(1 + n // 500, 1 + (n // 50) % 10, n + 1, rows=64, columns=64)
+        for n in range(count)
+    ]
+
+
+def _measure(kind: str, root: Path, count: int, batch: int) -> dict[str, float]:
+    datasets = _datasets(count)
+    if kind == "dicomfs":
+        import dicomfs
+
+        client: Any = dicomfs.DICOMfileClient(root)
+    else:
+        from dicomweb_client import DICOMfileClient as Reference
+
+        root.mkdir(parents=True, exist_ok=True)
+        client = Reference(url=f"file://{root}")
+    times: list[float] = []
+    start = time.perf_counter()
+    for first in range(0, count, batch):
+        t = time.perf_counter()
+        response = client.store_instances(datasets[first : first + batch])
+        times.append(time.perf_counter() - t)
+        assert len(response.ReferencedSOPSequence) == len(datasets[first : first + batch])
+    total = time.perf_counter() - start
+    found = len(client.search_for_instances(get_remaining=True, fields=["SOPInstanceUID"]))
+    times.sort()
+    return {
+        "seconds": total,
+        "rate": count / total,
+        "batch_median_ms": 1000 * times[len(times) // 2],
+        "batch_max_ms": 1000 * times[-1],
+        "found": found,
+    }
+
+
+def _child(kind: str, count: int, batch: int) -> dict[str, float]:
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-stow-{kind}-"))
+    try:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--measure", kind, "--root", str(folder / "store"),
+             "--count", str(count), "--batch", str(batch)],
+            check=True, capture_output=True, text=True,
+        )
+        result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+        return result
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(count: int = COUNT, batch: int = BATCH) -> str:
+    """Run both clients and return the markdown table (also printed when run as a script)."""
+    ours = _child("dicomfs", count, batch)
+    ref = _child("reference", count, batch)
+    lines = [
+        f"### Store {count} instances (64x64) in batches of {batch} into an empty store",
+        "",
+        "| client | durability | seconds | instances/s | batch median ms | batch max ms "
+        "| found by QIDO | ratio |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, durable, r in (
+        ("dicomfs", "fsync file + folder, atomic rename", ours),
+        ("dicomweb-client 0.61.2", "none (plain write)", ref),
+    ):
+        lines.append(
+            f"| {name} | {durable} | {r['seconds']:.2f} | {r['rate']:.0f} | "
+            f"{r['batch_median_ms']:.1f} | {r['batch_max_ms']:.1f} | {r['found']:.0f} | "
+            f"{r['rate'] / ref['rate']:.2f}x |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--measure")
+    parser.add_argument("--root", type=Path)
+    parser.add_argument("--count", type=int, default=COUNT)
+    parser.add_argument("--batch", type=int, default=BATCH)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(_measure(args.measure, args.root, args.count, args.batch)))
+    else:
+        print(main(args.count, args.batch))

@@ -1,0 +1,37 @@
+"""Index the shared corpus: every file is indexed or rejected with a one-line reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import dicomfs
+
+pytestmark = pytest.mark.corpus
+
+
+def test_every_corpus_file_is_indexed_or_rejected(corpus: Path) -> None:
+    files = sorted(p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file())
+    with dicomfs.DICOMfileClient(corpus, in_memory=True, readonly=True, workers=2) as client:
+        rejected = {r.path: r.reason for r in client.rejected()}
+        states = client.ctx.repo.file_states()
+        counts = client.ctx.repo.counts()
+    assert sorted(states) == files
+    indexed = [p for p, (_size, _mtime, is_rejected) in states.items() if not is_rejected]
+    assert len(indexed) + len(rejected) == len(files)
+    assert counts["instances"] == len(indexed)
+    assert all(reason and "\n" not in reason for reason in rejected.values())
+    # The known-bad files.
+    assert rejected["pydicom-data/emri_small_jpeg_2k_lossless_too_short.dcm"] == (
+        "truncated: the encapsulated pixel data has no sequence delimiter"
+    )
+    assert rejected["pydicom-data/bad_sequence.dcm"].startswith("invalid StudyInstanceUID ")
+    assert rejected["transcoding/DeflatedExplicitVRLittleEndian.dcm"].startswith("deflated")
+    # The same instance in several transfer syntaxes: the smallest path is kept.
+    assert rejected["pydicom-data/emri_small_jpeg_2k_lossless.dcm"] == (
+        "duplicate of pydicom-data/emri_small.dcm"
+    )
+    # Files without File Meta are indexed.
+    assert "pydicom-data/OT-PAL-8-face.dcm" in indexed
+    assert rejected["INDEX.md"] == "not a DICOM file (no DICM prefix, no data set)"

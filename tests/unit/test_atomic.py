@@ -1,0 +1,133 @@
+"""dicomfs.storage.atomic: temporary name, fsync, rename; stale temporaries cleaned."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dicomfs.storage import atomic
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_write_file_creates_folders_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b" / "x.dcm"
+    atomic.write_file(target, b"hello")
+    assert target.read_bytes() == b"hello"
+    assert _names(tmp_path / "a" / "b") == ["x.dcm"]
+
+
+def test_write_file_replaces_atomically(tmp_path: Path) -> None:
+    target = tmp_path / "x.dcm"
+    target.write_bytes(b"old")
+    inode_before = target.stat().st_ino
+    atomic.write_file(target, b"new content")
+    assert target.read_bytes() == b"new content"
+    assert target.stat().st_ino != inode_before  # a new file was renamed over the old one
+    assert _names(tmp_path) == ["x.dcm"]
+
+
+def test_write_files_batch(tmp_path: Path) -> None:
+    items = [(tmp_path / f"s{i % 3}" / f"{i}.dcm", bytes([i]) * (i + 1)) for i in range(10)]
+    assert atomic.write_files(items, durable=True) == [p for p, _ in items]
+    for path, data in items:
+        assert path.read_bytes() == data
+    assert _names(tmp_path) == ["s0", "s1", "s2"]
+    assert _names(tmp_path / "s0") == ["0.dcm", "3.dcm", "6.dcm", "9.dcm"]
+
+
+def test_write_files_nothing_renamed_when_one_fails(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_bytes(b"a file, not a folder")
+    items = [(tmp_path / "ok.dcm", b"1"), (tmp_path / "blocker" / "x.dcm", b"2")]
+    with pytest.raises(OSError):
+        atomic.write_files(items)
+    assert _names(tmp_path) == ["blocker"]
+
+
+def test_stage_then_discard(tmp_path: Path) -> None:
+    staged = atomic.stage(tmp_path / "x.dcm", b"abc")
+    assert staged.temporary.parent == tmp_path
+    assert atomic.is_temporary_name(staged.temporary.name) is True
+    assert staged.temporary.name.startswith(".x.dcm.dicomfs-tmp-")
+    atomic.discard([staged])
+    assert _names(tmp_path) == []
+
+
+def test_stage_disk_full_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ENOSPC while writing removes the temporary file and raises OSError(ENOSPC) (I-07 A7xx)."""
+
+    def full(fd: int, data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "write", full)
+    with pytest.raises(OSError) as info:
+        atomic.stage(tmp_path / "x.dcm", b"abc")
+    assert info.value.errno == errno.ENOSPC
+    assert _names(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (".x.dcm.dicomfs-tmp-123-deadbeef", True),
+        (".x.dcm.dicomfs-del-1-00", True),
+        ("x.dcm.dicomfs-tmp-123-deadbeef", False),
+        (".x.dcm.dicomfs-tmp-abc-deadbeef", False),
+        (".x.dcm.dicomfs-tmp-123-", False),
+        (".hidden.dcm", False),
+        ("1.2.3.dcm", False),
+    ],
+)
+def test_temporary_name_pattern(name: str, expected: bool) -> None:
+    assert atomic.is_temporary_name(name) is expected
+
+
+def test_temporary_path_kinds(tmp_path: Path) -> None:
+    tomb = atomic.temporary_path(tmp_path / "a.dcm", "del")
+    assert tomb.name.startswith(f".a.dcm.dicomfs-del-{os.getpid()}-")
+    with pytest.raises(ValueError):
+        atomic.temporary_path(tmp_path / "a.dcm", "zzz")
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def test_cleanup_removes_only_stale(tmp_path: Path) -> None:
+    """Temporaries of a dead writer are stale; a live writer's are kept unless too old."""
+    dead = _dead_pid()
+    (tmp_path / "s").mkdir()
+    (tmp_path / ".dicomfs").mkdir()
+    stale = tmp_path / "s" / f".a.dcm.dicomfs-tmp-{dead}-0a"
+    tomb = tmp_path / "s" / f".b.dcm.dicomfs-del-{dead}-0b"
+    live = tmp_path / "s" / f".c.dcm.dicomfs-tmp-{os.getpid()}-0c"
+    old_live = tmp_path / f".d.dcm.dicomfs-tmp-{os.getpid()}-0d"
+    internal = tmp_path / ".dicomfs" / f".e.dicomfs-tmp-{dead}-0e"
+    keep = tmp_path / "s" / "a.dcm"
+    for p in (stale, tomb, live, old_live, internal, keep):
+        p.write_bytes(b"x")
+    past = time.time() - 2 * atomic.DEFAULT_MAX_AGE
+    os.utime(old_live, (past, past))
+    expected = sorted([stale, tomb, old_live])
+    assert sorted(atomic.cleanup_temporaries(tmp_path, dry_run=True)) == expected
+    assert live.exists() and stale.exists()
+    assert sorted(atomic.cleanup_temporaries(tmp_path)) == sorted([stale, tomb, old_live])
+    assert _names(tmp_path / "s") == [live.name, "a.dcm"]
+    assert internal.exists()
+    assert atomic.is_stale_temporary(keep) is False
+
+
+def test_ensure_directory_reports_created(tmp_path: Path) -> None:
+    created = atomic.ensure_directory(tmp_path / "a" / "b" / "c", tmp_path)
+    assert created == [tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"]
+    assert atomic.ensure_directory(tmp_path / "a" / "b", tmp_path) == []
