@@ -33,8 +33,12 @@ def table(rows: list[dict], columns: list[tuple[str, str]]) -> None:
 
 
 STUDY_COLUMNS = [
-    ("PatientName", "00100010"), ("PatientID", "00100020"), ("StudyDate", "00080020"),
-    ("Description", "00081030"), ("Modalities", "00080061"), ("Series", "00201206"),
+    ("PatientName", "00100010"),
+    ("PatientID", "00100020"),
+    ("StudyDate", "00080020"),
+    ("Description", "00081030"),
+    ("Modalities", "00080061"),
+    ("Series", "00201206"),
     ("Instances", "00201208"),
 ]
 
@@ -47,23 +51,42 @@ def main() -> None:
     print(f"== 1. Index {root} (the index lives in {root}/.dicomfs/index.sqlite)")
     t = time.perf_counter()
     client = dicomfs.DICOMfileClient(root, update_db=True)
-    print(f"  opened and synced in {1000 * (time.perf_counter() - t):.0f} ms; last sync: "
-          f"{client.sync()}\n")
+    print(f"  opened and synced in {1000 * (time.perf_counter() - t):.0f} ms: {client.last_sync}")
+    for rejection in client.rejected():
+        print(f"  rejected: {rejection.path}: {rejection.reason}")
+    print()
 
     print("== 2. Search: all studies")
     table(client.search_for_studies(fields=["StudyDescription"]), STUDY_COLUMNS)
 
     print("== 3. Search: PatientName=SM* (wildcard), and StudyDate=20150101-20201231 (range)")
-    table(client.search_for_studies(search_filters={"PatientName": "SM*"},
-                                    fields=["StudyDescription"]), STUDY_COLUMNS)
-    table(client.search_for_studies(search_filters={"StudyDate": "20150101-20201231"},
-                                    fields=["StudyDescription"]), STUDY_COLUMNS)
+    table(
+        client.search_for_studies(
+            search_filters={"PatientName": "SM*"}, fields=["StudyDescription"]
+        ),
+        STUDY_COLUMNS,
+    )
+    table(
+        client.search_for_studies(
+            search_filters={"StudyDate": "20150101-20201231"}, fields=["StudyDescription"]
+        ),
+        STUDY_COLUMNS,
+    )
 
     print("== 4. Search: MR series, with their study")
-    series = client.search_for_series(search_filters={"Modality": "MR"},
-                                      fields=["SeriesDescription"])
-    table(series, [("Study", "0020000D"), ("Series#", "00200011"), ("Modality", "00080060"),
-                   ("Description", "0008103E"), ("Instances", "00201209")])
+    series = client.search_for_series(
+        search_filters={"Modality": "MR"}, fields=["SeriesDescription"]
+    )
+    table(
+        series,
+        [
+            ("Study", "0020000D"),
+            ("Series#", "00200011"),
+            ("Modality", "00080060"),
+            ("Description", "0008103E"),
+            ("Instances", "00201209"),
+        ],
+    )
 
     multi = client.search_for_instances(search_filters={"NumberOfFrames": "10"})
     print("== 5. Retrieve: metadata, a frame and an instance of the multi-frame MR")
@@ -74,16 +97,20 @@ def main() -> None:
     frame = client.retrieve_instance_frames(*uids, frame_numbers=[5])[0]
     print(f"  frame 5: {len(frame)} bytes (64 x 64 x 16 bit, decompressed from RLE)")
     ds = client.retrieve_instance(*uids)
-    print(f"  instance: {ds.SOPClassUID.name}, transfer syntax {ds.file_meta.TransferSyntaxUID.name}\n")
+    print(
+        f"  instance: {ds.SOPClassUID.name}, transfer syntax {ds.file_meta.TransferSyntaxUID.name}\n"
+    )
 
     print("== 6. Render: first CT image with a soft-tissue window, and the multi-frame as GIF")
     ct = client.search_for_instances(search_filters={"Modality": "CT"}, limit=1)[0]
     ct_uids = (value(ct, "0020000D"), value(ct, "0020000E"), value(ct, "00080018"))
-    png = client.retrieve_instance_rendered(*ct_uids, media_types=("image/png",),
-                                            params={"window": "40,400,linear"})
+    png = client.retrieve_instance_rendered(
+        *ct_uids, media_types=("image/png",), params={"window": "40,400,linear"}
+    )
     (out / "ct.png").write_bytes(png)
-    gif = client.retrieve_instance_frames_rendered(*uids, frame_numbers=[1, 2, 3, 4, 5],
-                                                   media_types=("image/gif",))
+    gif = client.retrieve_instance_frames_rendered(
+        *uids, frame_numbers=[1, 2, 3, 4, 5], media_types=("image/gif",)
+    )
     (out / "cine.gif").write_bytes(gif)
     print(f"  wrote {out / 'ct.png'} ({len(png)} bytes) and {out / 'cine.gif'} ({len(gif)} bytes)")
     client.close()

@@ -10,12 +10,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import synthetic  # noqa: E402
+import synthetic
 
 
 def main() -> None:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "data/sample-store")
-    marker = root / ".complete"
+    marker = root.with_name(root.name + ".complete")  # beside the store: not a file of it
     if marker.exists():
         print(f"sample store: {root} (already built)")
         return

@@ -72,7 +72,9 @@ def _dataset(
     ds.SOPInstanceUID = f"{UID_ROOT}.3.{patient}.{study}.{series}.{instance}"
     ds.PatientName = f"{family}^{given}"
     ds.PatientID = f"PAT{patient:05d}"
-    ds.PatientBirthDate = f"{1940 + (patient * 13) % 60}{1 + patient % 12:02d}{1 + patient % 28:02d}"
+    ds.PatientBirthDate = (
+        f"{1940 + (patient * 13) % 60}{1 + patient % 12:02d}{1 + patient % 28:02d}"
+    )
     ds.PatientSex = "MF"[patient % 2]
     ds.StudyDate = f"{year}{month:02d}{day:02d}"
     ds.StudyTime = f"{8 + (study * 3) % 10:02d}{(patient * 7) % 60:02d}00"
@@ -144,7 +146,7 @@ def write(ds: Dataset, path: Path, transfer_syntax: str = ExplicitVRLittleEndian
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta = meta
     if transfer_syntax == RLELossless:
-        ds.compress(RLELossless)
+        ds.compress(RLELossless, generate_instance_uid=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 #: One acceptable media type: ``"image/jpeg"`` or ``("application/dicom", "1.2.840.10008.1.2.1")``.
-MediaType = Union[str, tuple[str, str]]
+MediaType = str | tuple[str, str]
 #: The ``media_types`` argument of the retrieve methods.
 MediaTypes = tuple[MediaType, ...]
 #: A DICOM JSON object (PS3.18 Annex F): 8-digit upper-case hex tag -> attribute object.

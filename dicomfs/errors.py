@@ -73,7 +73,11 @@ class HTTPStatusError(DicomfsError, requests.HTTPError):
     reason: str = "Internal Server Error"
 
     def __init__(
-        self, message: str = "", *, response: requests.Response | None = None, url: str | None = None
+        self,
+        message: str = "",
+        *,
+        response: requests.Response | None = None,
+        url: str | None = None,
     ) -> None:
         if response is None:
             response = _synthetic_response(self.status_code, self.reason, url)
@@ -181,7 +185,7 @@ _BY_STATUS: dict[int, type[HTTPStatusError]] = {
 
 
 def error_for_status(status_code: int) -> type[HTTPStatusError]:
-    """Return the error class for an HTTP status code (any other 4xx/5xx maps to a generic class)."""
+    """Return the error class for an HTTP status code (other 4xx/5xx map to a generic class)."""
     if status_code in _BY_STATUS:
         return _BY_STATUS[status_code]
     if status_code == 410:

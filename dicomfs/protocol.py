@@ -154,7 +154,7 @@ class DICOMClient(abc.ABC):
     def retrieve_study_metadata(
         self, study_instance_uid: str, additional_params: dict[str, Any] | None = None
     ) -> list[DicomJSON]:
-        """Retrieve the metadata of every instance of a study as DICOM JSON (bulk data as BulkDataURI)."""
+        """Retrieve the metadata of every instance of a study as DICOM JSON (bulk: BulkDataURI)."""
 
     @abc.abstractmethod
     def delete_study(
@@ -292,7 +292,7 @@ class DICOMClient(abc.ABC):
         params: RenderParams | None = None,
         additional_params: dict[str, Any] | None = None,
     ) -> bytes:
-        """Render an instance (its first frame) as ``image/jpeg`` (default), ``image/png`` or ``image/gif``.
+        """Render an instance (its first frame) as ``image/jpeg`` (default), PNG or GIF.
 
         ``params`` may hold ``window`` (``"center,width,function"``), ``viewport`` (``"vw,vh"``) and
         ``quality`` (1-100, JPEG only).
@@ -397,7 +397,7 @@ class DICOMClient(abc.ABC):
 
     @staticmethod
     def lookup_tag(keyword: str) -> str:
-        """Return the 8-digit upper-case hex tag of a keyword, e.g. ``"SOPInstanceUID"`` -> ``"00080018"``.
+        """Return the 8-digit upper-case hex tag of a keyword (``SOPInstanceUID`` -> ``00080018``).
 
         Raises
         ------

@@ -12,7 +12,7 @@ from pydicom.dataset import Dataset
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import factories  # noqa: E402
+import factories
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +43,7 @@ def _no_leaked_threads() -> Iterator[None]:
     """Fail a test that leaves a new non-daemon thread running."""
     before = set(threading.enumerate())
     yield
-    leaked = [
-        t for t in threading.enumerate()
-        if t not in before and t.is_alive() and not t.daemon
-    ]
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
     for t in leaked:
         t.join(timeout=5)
     leaked = [t for t in leaked if t.is_alive()]

@@ -111,23 +111,63 @@ def make_instance(
 #  4  SMITH^ANNA    1000     20060705 090000  ACC0004  "ABDOMEN"         1: CT x1, 2: PT x1
 #  5  =王^小東       A_B      19991231 235959.5 abc    "" (empty)        1: OT x1
 STUDIES: list[dict[str, Any]] = [
-    dict(PatientName="DOE^JOHN", PatientID="P1-0001", PatientBirthDate="19600101", PatientSex="M",
-         StudyDate="20200315", StudyTime="093000", AccessionNumber="ACC0001",
-         StudyDescription="CHEST PA", ReferringPhysicianName="WHO^DOCTOR",
-         series=[("CT", 3), ("CT", 2), ("SEG", 1)]),
-    dict(PatientName="DOE^JANE", PatientID="P1-0002", PatientBirthDate="19651231", PatientSex="F",
-         StudyDate="20210704", StudyTime="223000", AccessionNumber="",
-         StudyDescription="chest ct", series=[("MR", 2)]),
-    dict(PatientName="Müller^Hans", PatientID="100%", PatientBirthDate="19500505", PatientSex="M",
-         StudyDate="20060706", StudyTime="030000", AccessionNumber="ACC0003",
-         StudyDescription="HEAD", series=[("MR", 1)]),
-    dict(PatientName="SMITH^ANNA", PatientID="1000", PatientBirthDate="", PatientSex="F",
-         StudyDate="20060705", StudyTime="090000", AccessionNumber="ACC0004",
-         StudyDescription="ABDOMEN", series=[("CT", 1), ("PT", 1)]),
-    dict(PatientName="=王^小東", PatientID="A_B", PatientBirthDate="19991231", PatientSex="M",
-         StudyDate="19991231", StudyTime="235959.5", AccessionNumber="abc",
-         StudyDescription="", SpecificCharacterSet=["ISO_IR 100", "ISO_IR 192"],
-         series=[("OT", 1)]),
+    dict(
+        PatientName="DOE^JOHN",
+        PatientID="P1-0001",
+        PatientBirthDate="19600101",
+        PatientSex="M",
+        StudyDate="20200315",
+        StudyTime="093000",
+        AccessionNumber="ACC0001",
+        StudyDescription="CHEST PA",
+        ReferringPhysicianName="WHO^DOCTOR",
+        series=[("CT", 3), ("CT", 2), ("SEG", 1)],
+    ),
+    dict(
+        PatientName="DOE^JANE",
+        PatientID="P1-0002",
+        PatientBirthDate="19651231",
+        PatientSex="F",
+        StudyDate="20210704",
+        StudyTime="223000",
+        AccessionNumber="",
+        StudyDescription="chest ct",
+        series=[("MR", 2)],
+    ),
+    dict(
+        PatientName="Müller^Hans",
+        PatientID="100%",
+        PatientBirthDate="19500505",
+        PatientSex="M",
+        StudyDate="20060706",
+        StudyTime="030000",
+        AccessionNumber="ACC0003",
+        StudyDescription="HEAD",
+        series=[("MR", 1)],
+    ),
+    dict(
+        PatientName="SMITH^ANNA",
+        PatientID="1000",
+        PatientBirthDate="",
+        PatientSex="F",
+        StudyDate="20060705",
+        StudyTime="090000",
+        AccessionNumber="ACC0004",
+        StudyDescription="ABDOMEN",
+        series=[("CT", 1), ("PT", 1)],
+    ),
+    dict(
+        PatientName="=王^小東",
+        PatientID="A_B",
+        PatientBirthDate="19991231",
+        PatientSex="M",
+        StudyDate="19991231",
+        StudyTime="235959.5",
+        AccessionNumber="abc",
+        StudyDescription="",
+        SpecificCharacterSet=["ISO_IR 100", "ISO_IR 192"],
+        series=[("OT", 1)],
+    ),
 ]
 
 
@@ -150,8 +190,10 @@ def standard_datasets() -> list[Dataset]:
                 ds = make_instance(s, se, i, Modality=modality, **attrs, **extra)
                 if s == 1 and se == 1:
                     ds.RequestAttributesSequence = DicomSequence(
-                        [_item(ScheduledProcedureStepID="A", RequestedProcedureID="X"),
-                         _item(ScheduledProcedureStepID="B", RequestedProcedureID="Y")]
+                        [
+                            _item(ScheduledProcedureStepID="A", RequestedProcedureID="X"),
+                            _item(ScheduledProcedureStepID="B", RequestedProcedureID="Y"),
+                        ]
                     )
                 out.append(ds)
     return out

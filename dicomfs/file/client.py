@@ -84,9 +84,12 @@ class DICOMfileClient(DICOMClient):
         self.base_url = "file://" + root.as_posix()
         self.ctx = StoreContext(root=root, repo=repo, base_url=self.base_url, readonly=readonly)
         self._closed = False
+        #: The report of the sync the constructor ran (new index, ``update_db``, ``recreate_db``),
+        #: or ``None`` when it opened an existing index without walking the tree.
+        self.last_sync: SyncReport | None = None
         if build or update_db:
             try:
-                self.sync()
+                self.last_sync = self.sync()
             except BaseException:
                 self.close()
                 raise

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from alembic import command
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -178,6 +177,8 @@ def open_index(location: IndexLocation, *, recreate: bool) -> tuple[Repository, 
 
 def _downgrade_to_base(engine: Engine) -> None:
     def work(conn: Connection) -> None:
+        from alembic import command
+
         command.downgrade(migrate.alembic_config(conn), "base")
 
     write_transaction(engine, work)

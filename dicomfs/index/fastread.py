@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from pathlib import Path
 from collections import namedtuple
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -49,7 +49,8 @@ class InstanceReader:
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
         if conn is None or getattr(local, "pid", None) != os.getpid():
             conn = sqlite3.connect(
-                Path(str(self._path)).resolve().as_uri() + "?mode=ro", uri=True,
+                Path(str(self._path)).resolve().as_uri() + "?mode=ro",
+                uri=True,
                 isolation_level=None,
                 check_same_thread=True,
             )

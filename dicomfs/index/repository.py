@@ -181,13 +181,15 @@ class Repository:
         )
 
     # ---- writes ------------------------------------------------------------------------------
-    def upsert(self, records: Sequence[InstanceRecord]) -> list[Rejection]:
+    def upsert(
+        self, records: Sequence[InstanceRecord | PreparedInstance]
+    ) -> list[Rejection]:
         """Insert or update the index rows of readable files, in one transaction.
 
         Parameters
         ----------
-        records: sequence of InstanceRecord
-            Made by :func:`dicomfs.storage.scan.read_file`.
+        records: sequence of InstanceRecord or PreparedInstance
+            Made by :func:`dicomfs.storage.scan.read_file` (or the scanner's workers).
 
         Returns
         -------
@@ -195,30 +197,50 @@ class Repository:
             Files rejected as duplicates of another file with the same SOP Instance UID: records
             of this call, or files indexed before and displaced by a smaller path.
         """
-        for record in records:
-            if not isinstance(record, InstanceRecord):
-                raise BadRequestError(f"not an InstanceRecord: {record!r}")
-        if not records:
-            return []
-        return self._write(lambda conn: self._upsert(conn, records))
+        return self.write_batch(records, [])
 
-    def _upsert(self, conn: Connection, records: Sequence[InstanceRecord]) -> list[Rejection]:
+    def write_batch(
+        self,
+        records: Sequence[InstanceRecord | PreparedInstance],
+        rejections: Sequence[tuple[Rejection, int, int, str | None]],
+    ) -> list[Rejection]:
+        """:meth:`upsert` the records and :meth:`reject_many` the rejections, in one transaction.
+
+        Returns
+        -------
+        list of Rejection
+            The duplicates found among the records (as :meth:`upsert`).
+        """
+        prepared = [_prepared(record) for record in records]
+        _check_rejections(rejections)
+        if not prepared and not rejections:
+            return []
+
+        def work(conn: Connection) -> list[Rejection]:
+            duplicates = self._upsert(conn, prepared) if prepared else []
+            if rejections:
+                self._reject(conn, rejections)
+            return duplicates
+
+        return self._write(work)
+
+    def _upsert(self, conn: Connection, records: Sequence[PreparedInstance]) -> list[Rejection]:
         by_path = {r.path: r for r in records}  # a path given twice: the last record counts
-        keep: dict[str, InstanceRecord] = {}
+        keep: dict[str, PreparedInstance] = {}
         rejected: list[Rejection] = []
-        dup_rows: list[dict[str, Any]] = []
+        dup_rows: list[tuple[Any, ...]] = []
         for path in sorted(by_path):
             record = by_path[path]
-            sop = record.sop_instance_uid
+            sop = record.values[_SOP]
             if sop in keep:
-                rejected.append(Rejection(path, DUPLICATE_PREFIX + keep[sop].path))
-                dup_rows.append(_file_row(record, DUPLICATE_PREFIX + keep[sop].path))
+                reason = DUPLICATE_PREFIX + keep[sop].path
+                rejected.append(Rejection(path, reason))
+                dup_rows.append((path, record.size, record.mtime_ns, reason, sop))
             else:
                 keep[sop] = record
         # Files that already hold these SOP Instance UIDs under another path.
-        sops = list(keep)
         holders: dict[str, str] = {}
-        for chunk in _chunks(sops):
+        for chunk in _chunks(list(keep)):
             query = (
                 select(INSTANCES.c.sop_instance_uid, FILES.c.path)
                 .join(FILES, FILES.c.id == INSTANCES.c.file_id)
@@ -233,7 +255,7 @@ class Repository:
                 del keep[sop]
                 reason = DUPLICATE_PREFIX + held
                 rejected.append(Rejection(record.path, reason))
-                dup_rows.append(_file_row(record, reason))
+                dup_rows.append((record.path, record.size, record.mtime_ns, reason, sop))
             else:
                 reason = DUPLICATE_PREFIX + record.path
                 rejected.append(Rejection(held, reason))
@@ -241,41 +263,49 @@ class Repository:
                     update(FILES).where(FILES.c.path == held).values(rejected_reason=reason)
                 )
         kept = list(keep.values())
-        self._upsert_files(conn, [_file_row(r, None) for r in kept] + dup_rows)
-        file_ids = self._file_ids(conn, [r.path for r in kept] + [row["path"] for row in dup_rows])
+        self._upsert_files(
+            conn, [(r.path, r.size, r.mtime_ns, None, r.values[_SOP]) for r in kept] + dup_rows
+        )
+        file_ids = self._file_ids(conn, [r.path for r in kept] + [row[0] for row in dup_rows])
         # Instances that these files held before, or that hold these SOPs elsewhere, go first.
-        touched_studies: set[str] = {r.study["study_instance_uid"] for r in kept}
-        touched_series: set[str] = {r.series["series_instance_uid"] for r in kept}
-        for id_chunk in _chunks(list(file_ids.values())):
-            old = conn.execute(
-                select(INSTANCES.c.study_instance_uid, INSTANCES.c.series_instance_uid).where(
-                    INSTANCES.c.file_id.in_(id_chunk)
-                )
-            ).all()
-            touched_studies.update(row[0] for row in old)
-            touched_series.update(row[1] for row in old)
-            conn.execute(delete(INSTANCES).where(INSTANCES.c.file_id.in_(id_chunk)))
-        for sop_chunk in _chunks([r.sop_instance_uid for r in kept]):
-            old = conn.execute(
-                select(INSTANCES.c.study_instance_uid, INSTANCES.c.series_instance_uid).where(
-                    INSTANCES.c.sop_instance_uid.in_(sop_chunk)
-                )
-            ).all()
-            touched_studies.update(row[0] for row in old)
-            touched_series.update(row[1] for row in old)
-            conn.execute(delete(INSTANCES).where(INSTANCES.c.sop_instance_uid.in_(sop_chunk)))
+        touched_studies: set[str] = {r.values[_STUDY] for r in kept}
+        touched_series: set[str] = {r.values[_SERIES] for r in kept}
+        for column, keys in (
+            (INSTANCES.c.file_id, list(file_ids.values())),
+            (INSTANCES.c.sop_instance_uid, [r.values[_SOP] for r in kept]),
+        ):
+            for chunk in _chunks(keys):
+                old = conn.execute(
+                    select(INSTANCES.c.study_instance_uid, INSTANCES.c.series_instance_uid).where(
+                        column.in_(chunk)
+                    )
+                ).all()
+                if old:
+                    touched_studies.update(row[0] for row in old)
+                    touched_series.update(row[1] for row in old)
+                    conn.execute(delete(INSTANCES).where(column.in_(chunk)))
         if not kept:
             self._refresh(conn, touched_studies, touched_series, {})
             return rejected
-        # Parents first (rows filled in by _refresh), then the instances.
-        study_rows = {r.study["study_instance_uid"]: r for r in kept}
-        series_rows = {r.series["series_instance_uid"]: r for r in kept}
-        stmt = self._insert(STUDIES).on_conflict_do_nothing(index_elements=["study_instance_uid"])
-        conn.execute(stmt, [_study_row(r) for r in study_rows.values()])
-        stmt = self._insert(SERIES).on_conflict_do_nothing(index_elements=["series_instance_uid"])
-        conn.execute(stmt, [_series_row(r) for r in series_rows.values()])
-        conn.execute(
-            INSTANCES.insert(), [_instance_row(r, file_ids[r.path]) for r in kept]
+        # Parents first (placeholders, filled in by _refresh), then the instances.
+        p = self._placeholder()
+        studies = {r.values[_STUDY] for r in kept}
+        series = {r.values[_SERIES]: r.values[_STUDY] for r in kept}
+        conn.exec_driver_sql(
+            f"INSERT INTO studies (study_instance_uid, attributes) VALUES ({p}, '{{}}') "
+            "ON CONFLICT (study_instance_uid) DO NOTHING",
+            [(uid,) for uid in sorted(studies)],
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO series (series_instance_uid, study_instance_uid, attributes) "
+            f"VALUES ({p}, {p}, '{{}}') ON CONFLICT (series_instance_uid) DO NOTHING",
+            sorted(series.items()),
+        )
+        names = ", ".join((*INSTANCE_COLUMNS, "file_id", "attributes"))
+        marks = ", ".join([p] * (len(INSTANCE_COLUMNS) + 2))
+        conn.exec_driver_sql(
+            f"INSERT INTO instances ({names}) VALUES ({marks})",
+            [(*r.values, file_ids[r.path], r.attributes) for r in kept],
         )
         self._refresh(conn, touched_studies, touched_series, {r.path: r for r in kept})
         return rejected
@@ -292,9 +322,10 @@ class Repository:
         conn: Connection,
         studies: Iterable[str],
         series: Iterable[str],
-        batch: dict[str, InstanceRecord],
+        batch: dict[str, PreparedInstance],
     ) -> None:
         """Re-apply "latest file wins" to these studies and series; drop the empty ones."""
+        loaded: dict[str, dict[str, Any]] = {}
         for level, uids in (("study", sorted(studies)), ("series", sorted(series))):
             table = STUDIES if level == "study" else SERIES
             key = INSTANCES.c.study_instance_uid if level == "study" else (
@@ -323,19 +354,19 @@ class Repository:
             pk = table.primary_key.columns.values()[0]
             for chunk in _chunks(empty):
                 conn.execute(delete(table).where(pk.in_(chunk)))
+            for path in winners.values():
+                if path not in loaded and path in batch:
+                    loaded[path] = json.loads(batch[path].attributes)
+            missing = [path for path in winners.values() if path not in loaded]
+            loaded.update(self._attributes_of_paths(conn, missing))
             updates: list[dict[str, Any]] = []
-            from_json = [path for path in winners.values() if path not in batch]
-            stored = self._attributes_of_paths(conn, from_json)
             for uid, path in winners.items():
-                record = batch.get(path)
-                if record is not None:
-                    row = _study_row(record) if level == "study" else _series_row(record)
+                attributes = loaded[path]
+                study_json, series_json = split_levels(attributes)
+                if level == "study":
+                    row = {**study_columns(attributes), "attributes": _dumps(study_json)}
                 else:
-                    study_json, series_json = split_levels(stored[path])
-                    if level == "study":
-                        row = {**study_columns(stored[path]), "attributes": _dumps(study_json)}
-                    else:
-                        row = {**series_columns(stored[path]), "attributes": _dumps(series_json)}
+                    row = {**series_columns(attributes), "attributes": _dumps(series_json)}
                 row["b_uid"] = uid
                 updates.append(row)
             if updates:
@@ -370,26 +401,17 @@ class Repository:
         self, rejections: Sequence[tuple[Rejection, int, int, str | None]]
     ) -> None:
         """Record many rejected files at once: ``(rejection, size, mtime_ns, sop_uid)`` each."""
-        if not rejections:
-            return
-        for rejection, _size, _mtime, _sop in rejections:
-            if not rejection.reason or "\n" in rejection.reason:
-                raise BadRequestError(f"a rejection reason is one non-empty line: {rejection!r}")
+        self.write_batch([], rejections)
 
-        def work(conn: Connection) -> None:
-            paths = [r.path for r, *_ in rejections]
-            studies, series = self._drop_instances_of_paths(conn, paths)
-            self._upsert_files(
-                conn,
-                [
-                    {"path": r.path, "size": size, "mtime_ns": mtime, "rejected_reason": r.reason,
-                     "sop_instance_uid": sop}
-                    for r, size, mtime, sop in rejections
-                ],
-            )
-            self._refresh(conn, studies, series, {})
-
-        self._write(work)
+    def _reject(
+        self, conn: Connection, rejections: Sequence[tuple[Rejection, int, int, str | None]]
+    ) -> None:
+        paths = [r.path for r, *_ in rejections]
+        studies, series = self._drop_instances_of_paths(conn, paths)
+        self._upsert_files(
+            conn, [(r.path, size, mtime, r.reason, sop) for r, size, mtime, sop in rejections]
+        )
+        self._refresh(conn, studies, series, {})
 
     def _drop_instances_of_paths(
         self, conn: Connection, paths: Sequence[str]
@@ -628,35 +650,7 @@ def _stored(row: Any) -> StoredInstance:
     )
 
 
-def _file_row(record: InstanceRecord, reason: str | None) -> dict[str, Any]:
-    return {
-        "path": record.path,
-        "size": record.size,
-        "mtime_ns": record.mtime_ns,
-        "rejected_reason": reason,
-        "sop_instance_uid": record.sop_instance_uid,
-    }
-
-
-def _study_row(record: InstanceRecord) -> dict[str, Any]:
-    row = {name: record.study.get(name) for name in _STUDY_COLS}
-    row["attributes"] = _dumps(record.study_attributes)
-    return row
-
-
-def _series_row(record: InstanceRecord) -> dict[str, Any]:
-    row = {name: record.series.get(name) for name in _SERIES_COLS}
-    row["attributes"] = _dumps(record.series_attributes)
-    return row
-
-
-def _instance_row(record: InstanceRecord, file_id: int) -> dict[str, Any]:
-    row = {name: record.instance.get(name) for name in _INSTANCE_COLS}
-    fragments = row.get("frame_fragments")
-    if fragments is not None and not isinstance(fragments, str):
-        row["frame_fragments"] = json.dumps(fragments, separators=(",", ":"))
-    if row.get("has_file_meta") is None:
-        row["has_file_meta"] = True
-    row["file_id"] = file_id
-    row["attributes"] = _dumps(record.instance_attributes)
-    return row
+def _check_rejections(rejections: Sequence[tuple[Rejection, int, int, str | None]]) -> None:
+    for rejection, _size, _mtime, _sop in rejections:
+        if not rejection.reason or "\n" in rejection.reason:
+            raise BadRequestError(f"a rejection reason is one non-empty line: {rejection!r}")

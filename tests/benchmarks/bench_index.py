@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import statistics
@@ -30,18 +29,23 @@ def plan_for(files: int) -> synthetic.Plan:
     """200 studies x 5 series x 20 instances at 20,000 files (scaled down for smaller runs)."""
     studies = max(1, files // 100)
     return synthetic.Plan(
-        patients=max(1, studies // 2), studies_per_patient=2 if studies > 1 else 1,
-        series_per_study=5, instances_per_series=20, size=64, multiframe=False,
+        patients=max(1, studies // 2),
+        studies_per_patient=2 if studies > 1 else 1,
+        series_per_study=5,
+        instances_per_series=20,
+        size=64,
+        multiframe=False,
     )
 
 
 def ensure_tree(files: int) -> Path:
     root = REPO / "data" / "bench" / f"tree-{files}"
-    if not (root / ".complete").exists():
+    marker = root.with_name(root.name + ".complete")
+    if not marker.exists():
         shutil.rmtree(root, ignore_errors=True)
         t = time.perf_counter()
         n = synthetic.generate(root, plan_for(files))
-        (root / ".complete").write_text(str(n))
+        marker.write_text(str(n))
         print(f"<!-- generated {n} files in {time.perf_counter() - t:.1f} s -->", file=sys.stderr)
     return root
 
@@ -66,9 +70,11 @@ def _queries(client: Any, study_uid: str) -> dict[str, Callable[[], Any]]:
     return {
         "all studies": lambda: client.search_for_studies(),
         "PatientName wildcard": lambda: client.search_for_studies(
-            search_filters={"PatientName": "SMITH*"}),
+            search_filters={"PatientName": "SMITH*"}
+        ),
         "StudyDate range": lambda: client.search_for_studies(
-            search_filters={"StudyDate": "20150101-20181231"}),
+            search_filters={"StudyDate": "20150101-20181231"}
+        ),
         "all series": lambda: client.search_for_series(),
         "instances of a study": lambda: client.search_for_instances(study_uid),
         "all instances": lambda: client.search_for_instances(),
@@ -127,7 +133,9 @@ def _child(kind: str, root: Path) -> dict[str, Any]:
     try:
         proc = subprocess.run(
             [sys.executable, __file__, "--measure", kind, "--root", str(root), "--db", str(db_dir)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
     finally:

@@ -51,7 +51,9 @@ def main() -> None:
         proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True)
         took = time.perf_counter() - t
         if proc.returncode != 0:
-            body.append(f"_{script} failed (exit {proc.returncode}):_\n\n```\n{proc.stderr[-2000:]}\n```\n")
+            body.append(
+                f"_{script} failed (exit {proc.returncode}):_\n\n```\n{proc.stderr[-2000:]}\n```\n"
+            )
         else:
             body.append(proc.stdout.strip() + f"\n\n<!-- {script}: {took:.0f} s -->\n")
         print(body[-1], flush=True)

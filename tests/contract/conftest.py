@@ -20,9 +20,21 @@ import dicomfs
 
 #: What each backend supports; a test marked ``needs(x)`` skips on a backend without ``x``.
 CAPABILITIES: dict[str, set[str]] = {
-    "file": {"case-sensitive", "fuzzy", "pn-case-insensitive", "strict-validation", "combined-datetime",
-             "sequence-matching", "delete", "render", "frames", "bulkdata", "any-attribute",
-             "exact-counts", "transcode"},
+    "file": {
+        "case-sensitive",
+        "fuzzy",
+        "pn-case-insensitive",
+        "strict-validation",
+        "combined-datetime",
+        "sequence-matching",
+        "delete",
+        "render",
+        "frames",
+        "bulkdata",
+        "any-attribute",
+        "exact-counts",
+        "transcode",
+    },
     # A real Orthanc 1.10 + DICOMweb 1.7 through DICOMwebClient (its deviations are listed in
     # tests/peers/orthanc.py ORTHANC_DEVIATIONS): matching is case-insensitive for every VR,
     # bad queries are not rejected, DICOMweb DELETE is not supported.
@@ -37,16 +49,18 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(params=sorted(CAPABILITIES))
 def backend(request: pytest.FixtureRequest) -> str:
     name: str = request.param
-    marker = request.node.get_closest_marker("needs")
-    if marker is not None:
-        missing = [f for f in marker.args if f not in CAPABILITIES[name]]
-        if missing:
-            pytest.skip(f"backend {name!r} lacks {missing}")
+    # Every needs(...) mark counts (stacked ones, and those of a pytest.param), not the closest.
+    wanted = [f for marker in request.node.iter_markers("needs") for f in marker.args]
+    missing = [f for f in wanted if f not in CAPABILITIES[name]]
+    if missing:
+        pytest.skip(f"backend {name!r} lacks {missing}")
     return name
 
 
 @pytest.fixture(scope="session")
-def _file_client(standard_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dicomfs.DICOMfileClient]:
+def _file_client(
+    standard_tree: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dicomfs.DICOMfileClient]:
     db_dir = tmp_path_factory.mktemp("standard-index")
     with dicomfs.DICOMfileClient(standard_tree, db_dir=db_dir, readonly=True) as client:
         yield client
@@ -66,7 +80,9 @@ def _orthanc_client(
     tmp_path_factory: pytest.TempPathFactory, standard_datasets: list[Dataset]
 ) -> Iterator[dicomfs.DICOMwebClient]:
     server = _start(tmp_path_factory, "orthanc-contract")
-    client = load_into_orthanc(server, standard_datasets)
+    # Results re-sorted into dicomfs's stable order (QIDO leaves the order to the server);
+    # order-pinning tests are marked needs("result-order").
+    client = load_into_orthanc(server, standard_datasets, sort_results=True)
     yield client
     server.stop()
 

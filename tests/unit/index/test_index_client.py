@@ -126,3 +126,15 @@ def test_progress_bar(tree: Path, db_dir: Path, capsys: pytest.CaptureFixture[st
     with dicomfs.DICOMfileClient(tree, db_dir=db_dir, progress=True, workers=1) as client:
         assert client.rejected() == []
     assert "indexing" in capsys.readouterr().err
+
+
+def test_last_sync_reports_the_constructor_sync(tree: Path, db_dir: Path) -> None:
+    """The first open builds the index and keeps its report; a plain re-open walks nothing."""
+    with dicomfs.DICOMfileClient(tree, db_dir=db_dir) as client:
+        assert client.last_sync is not None
+        assert (client.last_sync.added, client.last_sync.unchanged) == (12, 0)
+    with dicomfs.DICOMfileClient(tree, db_dir=db_dir) as client:
+        assert client.last_sync is None
+    with dicomfs.DICOMfileClient(tree, db_dir=db_dir, update_db=True) as client:
+        assert client.last_sync is not None
+        assert (client.last_sync.added, client.last_sync.unchanged) == (0, 12)

@@ -90,3 +90,10 @@ def test_newer_unknown_revision_is_refused(tmp_path: Path) -> None:
         raise AssertionError("an unknown revision must be refused")
     finally:
         engine.dispose()
+
+
+def test_head_revision_constant_matches_the_scripts() -> None:
+    """Opening skips Alembic when the index is at HEAD_REVISION: it must be the real head."""
+    from dicomfs.index import migrate
+
+    assert migrate.HEAD_REVISION == migrate.head_revision()
