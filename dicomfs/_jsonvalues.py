@@ -79,13 +79,19 @@ class Charset:
 def charset_for(terms: tuple[str, ...]) -> Charset:
     """Return the :class:`Charset` of the (0008,0005) values ``terms`` (``()`` = default)."""
     encodings = convert_encodings(list(terms)) if terms else convert_encodings(None)
+    return charset_from_encodings(tuple(encodings))
+
+
+@lru_cache(maxsize=64)
+def charset_from_encodings(encodings: tuple[str, ...]) -> Charset:
+    """Return the :class:`Charset` of Python codec names (as pydicom's ``_parent_encoding``)."""
     if any(e in ("GB18030", "GBK") for e in encodings):
         mode = "gb"
     elif any(e in ("iso2022_jp", "iso2022_jp_2") for e in encodings):
         mode = "iso2022"
     else:
         mode = "plain"
-    return Charset(encodings, mode)
+    return Charset(list(encodings), mode)
 
 
 DEFAULT_CHARSET = charset_for(())
@@ -204,6 +210,24 @@ def _big_int(i: int) -> Any:
     return i if -_MAX_SAFE_INT <= i <= _MAX_SAFE_INT else str(i)
 
 
+def float_json(f: float) -> Any:
+    """An FL/FD value as JSON: a number, or ``"NaN"``/``"Infinity"``/``"-Infinity"``.
+
+    IEEE 754 NaN and infinities are valid FL/FD values (PS3.5 6.2, CP-2352) but JSON (RFC 8259
+    §6) has no number for them, and ``NaN`` in the output is not JSON. They are written as these
+    strings, as fo-dicom and Azure's DICOM service do; :func:`python_from_json` (and pydicom's
+    ``from_json``) read them back.
+
+    >>> float_json(2.5), float_json(float("nan")), float_json(float("-inf"))
+    (2.5, 'NaN', '-Infinity')
+    """
+    if math.isfinite(f):
+        return f
+    if math.isnan(f):
+        return "NaN"
+    return "Infinity" if f > 0 else "-Infinity"
+
+
 # ---- stored value -> JSON ------------------------------------------------------------------
 def _finish(values: list[Any]) -> list[Any]:
     """A single empty value means an empty attribute (J-03); keep nulls among several (J-04)."""
@@ -259,6 +283,8 @@ def values_from_bytes(vr: str, raw: bytes, charset: Charset, little: bool) -> li
         nums = list(struct.unpack(f"{'<' if little else '>'}{count}{code}", raw[: count * size]))
         if vr in ("SV", "UV"):
             return [_big_int(v) for v in nums]
+        if vr in ("FL", "FD"):
+            return [float_json(v) for v in nums]
         return nums
     if vr == "AT":
         count = len(raw) // 4
@@ -309,7 +335,7 @@ def values_from_python(vr: str, value: Any, charset: Charset) -> list[Any]:
         if vr in ("SV", "UV"):
             return [_big_int(int(v)) for v in items]
         if vr in ("FL", "FD"):
-            return [float(v) for v in items]
+            return [float_json(float(v)) for v in items]
         return [int(v) for v in items]
     if vr == "AT":
         return [f"{int(v):08X}" for v in items]

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydicom import config
+from pydicom.charset import default_encoding
 from pydicom.datadict import dictionary_VR, private_dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement, empty_value_for_VR
 from pydicom.dataset import Dataset
@@ -53,6 +54,7 @@ from dicomfs._jsonvalues import (
     SIMPLE_VRS,
     Charset,
     charset_for,
+    charset_from_encodings,
     charset_terms_from_bytes,
     charset_terms_from_python,
     decode_inline_binary,
@@ -291,6 +293,7 @@ def dataset_to_json(
     bulk_threshold: int = 1024,
     exclude_group_0002: bool = True,
     skip_bulk: bool = False,
+    character_set: str | list[str] | tuple[str, ...] | None = None,
 ) -> DicomJSON:
     """Convert a dataset to a DICOM JSON object (PS3.18 Annex F).
 
@@ -308,6 +311,11 @@ def dataset_to_json(
         included too.
     skip_bulk: bool, optional
         Leave bulk elements out entirely (for the index); takes precedence over ``bulk_uri``.
+    character_set: str or list of str, optional
+        The Specific Character Set (0008,0005) in force where ``ds`` is, when ``ds`` has none
+        of its own: that of its parent for a sequence item (J-10). By default, a sequence item
+        read from a file uses the character set of the dataset it was read in (pydicom records
+        it), and any other dataset the default repertoire.
 
     Returns
     -------
@@ -334,12 +342,30 @@ def dataset_to_json(
         raise TypeError("bulk_uri must be callable")
     little = ds.original_encoding[1]
     opts = _Options(bulk_uri, bulk_threshold, skip_bulk, exclude_group_0002, little is not False)
-    out = _encode(ds, opts, DEFAULT_CHARSET, "")
+    out = _encode(ds, opts, _inherited_charset(ds, character_set), "")
     meta = getattr(ds, "file_meta", None)
     if not exclude_group_0002 and meta:
         out.update(_encode(meta, opts, DEFAULT_CHARSET, ""))
         out = dict(sorted(out.items()))
     return out
+
+
+def _inherited_charset(ds: Dataset, character_set: object) -> Charset:
+    """The character set in force around ``ds`` (before its own (0008,0005), if any)."""
+    if character_set is not None:
+        if isinstance(character_set, str):
+            return charset_for((character_set,))
+        if isinstance(character_set, (list, tuple)) and all(
+            isinstance(t, str) for t in character_set
+        ):
+            return charset_for(tuple(character_set))
+        raise TypeError(f"character_set must be a str or a list of str: {character_set!r}")
+    parent = getattr(ds, "_parent_encoding", None)  # set by pydicom's reader on sequence items
+    if isinstance(parent, str) and parent != default_encoding:
+        return charset_from_encodings((parent,))
+    if isinstance(parent, (list, tuple)) and parent and all(isinstance(e, str) for e in parent):
+        return charset_from_encodings(tuple(parent))
+    return DEFAULT_CHARSET
 
 
 # ---- tag paths -----------------------------------------------------------------------------

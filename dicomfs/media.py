@@ -12,8 +12,9 @@ resource       valid media types
 ``frame``      ``application/octet-stream``, ``image/*`` codestreams, ``video/*`` streams
 ``bulkdata``   as ``frame``
 ``rendered``   ``image/jpeg`` (default), ``image/png``, ``image/gif``, ``image/jp2``,
-               ``text/html``, ``text/plain``, ``text/xml``, ``video/mpeg``, ``video/mp4``,
-               ``video/h265`` (H-01; which ones can be produced is :func:`choose_rendered_media`)
+               ``text/html``, ``text/plain``, ``text/xml``, ``text/rtf``, ``application/pdf``,
+               ``video/mpeg``, ``video/mp4``, ``video/h265`` (H-01, Table 8.7.4-1; which ones
+               can be produced is :func:`choose_rendered_media`)
 ``metadata``   ``application/dicom+json``, ``application/json`` (K-05)
 =============  ==============================================================================
 
@@ -134,7 +135,8 @@ RESOURCES = ("instance", "frame", "bulkdata", "rendered", "metadata")
 _OCTET = "application/octet-stream"
 _PIXEL_TYPES = frozenset(MEDIA_TYPE_SYNTAXES) | set(_ALIASES) | {_OCTET}
 _RENDERED_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/jp2", "text/html",
-                             "text/plain", "text/xml", "video/mpeg", "video/mp4", "video/h265"})
+                             "text/plain", "text/xml", "video/mpeg", "video/mp4", "video/h265",
+                             "text/rtf", "application/pdf"})  # the last two: optional (Text)
 _VALID: dict[str, frozenset[str]] = {
     "instance": frozenset({"application/dicom"}),
     "frame": _PIXEL_TYPES,
@@ -257,10 +259,12 @@ def _validate(rng: MediaRange, resource: str, item: Any) -> MediaRange:
         valid = mt in _VALID[resource]
     if not valid:
         raise BadRequestError(f"media type {mt!r} is not valid for {resource} resources ({item!r})")
-    if ts is None or ts == "*":
+    if ts is None:
         return rng
-    if resource in ("rendered", "metadata"):
+    if resource in ("rendered", "metadata"):  # H-01: not even "*"
         raise BadRequestError(f"a transfer syntax is not allowed for {resource} media ({item!r})")
+    if ts == "*":
+        return rng
     if not _UID_RE.match(ts) or len(ts) > 64:
         raise BadRequestError(f"invalid transfer syntax UID {ts!r} in {item!r}")
     if resource == "instance":
@@ -389,8 +393,20 @@ def accept_header(media_types: Any, resource: str) -> str:
     'multipart/related; type="application/dicom"; transfer-syntax=*'
     >>> accept_header(None, "metadata")
     'application/dicom+json, application/json'
+
+    For instances, Implicit VR Little Endian and Explicit VR Big Endian are left out: DICOMweb
+    never sends them (E-06), as :func:`choose_instance_syntax` skips them. When nothing
+    acceptable (q > 0) is left, :class:`~dicomfs.errors.NotAcceptableError` is raised (the 406
+    a server would answer) rather than sending a request that cannot succeed.
     """
     ranges = parse_media_types(media_types, resource)
+    if resource == "instance":
+        ranges = [r for r in ranges if r.transfer_syntax not in _NEVER_SENT]
+    if not any(r.q > 0 for r in ranges):
+        raise NotAcceptableError(
+            f"nothing acceptable in {media_types!r}: Implicit VR Little Endian and Explicit VR "
+            "Big Endian are never sent (E-06), and q=0 means not acceptable (E-10)"
+        )
     entries = []
     for r in ranges:
         if resource in _MULTIPART_RESOURCES:

@@ -86,13 +86,16 @@ def _show(level: str, results: list[dict[str, Any]], fields: Sequence[str]) -> N
     click.echo(f"{len(results)} {one if len(results) == 1 else many} found")
 
 
-def _params(filters: Sequence[str], fields: Sequence[str], limit: int | None,
+def _params(level: str, filters: Sequence[str], fields: Sequence[str], limit: int | None,
             offset: int | None, fuzzy: bool, get_remaining: bool) -> dict[str, Any]:
+    # A table shows COLUMNS[level]: ask for them (a store returns only its required attributes
+    # otherwise); --json returns exactly what was asked for.
+    wanted = list(fields) if settings().json else [*COLUMNS[level], *fields]
     return dict(
         fuzzymatching=True if fuzzy else None,
         limit=limit,
         offset=offset,
-        fields=list(fields) or None,
+        fields=wanted or None,
         search_filters=parse_filters(filters) or None,
         get_remaining=get_remaining,
     )
@@ -115,7 +118,7 @@ def studies(filters: Sequence[str], fields: Sequence[str], limit: int | None,
             offset: int | None, fuzzy: bool, get_remaining: bool) -> None:
     """Search for studies."""
     client = open_store()
-    params = _params(filters, fields, limit, offset, fuzzy, get_remaining)
+    params = _params("studies", filters, fields, limit, offset, fuzzy, get_remaining)
     _show("studies", client.search_for_studies(**params), fields)
 
 
@@ -126,7 +129,7 @@ def series(study: str | None, filters: Sequence[str], fields: Sequence[str],
            limit: int | None, offset: int | None, fuzzy: bool, get_remaining: bool) -> None:
     """Search for series (of every study, or of one with --study)."""
     client = open_store()
-    params = _params(filters, fields, limit, offset, fuzzy, get_remaining)
+    params = _params("series", filters, fields, limit, offset, fuzzy, get_remaining)
     _show("series", client.search_for_series(study, **params), fields)
 
 
@@ -142,5 +145,5 @@ def instances(study: str | None, series: str | None, filters: Sequence[str],
     if series is not None and study is None:
         raise click.UsageError("--series needs --study")
     client = open_store()
-    params = _params(filters, fields, limit, offset, fuzzy, get_remaining)
+    params = _params("instances", filters, fields, limit, offset, fuzzy, get_remaining)
     _show("instances", client.search_for_instances(study, series, **params), fields)

@@ -260,7 +260,7 @@ class DICOMfileClient(DICOMClient):
         from dicomfs.file import wado
 
         return wado.iter_instances(
-            self.ctx, study_instance_uid, series_instance_uid, None, media_types
+            self.ctx, study_instance_uid, series_instance_uid, None, media_types, level="series"
         )
 
     def retrieve_instance(
@@ -280,6 +280,7 @@ class DICOMfileClient(DICOMClient):
                 series_instance_uid,
                 sop_instance_uid,
                 media_types,
+                level="instance",
             )
         )
 
@@ -299,7 +300,9 @@ class DICOMfileClient(DICOMClient):
     ) -> list[DicomJSON]:
         from dicomfs.file import wado
 
-        return wado.metadata(self.ctx, study_instance_uid, series_instance_uid, None)
+        return wado.metadata(
+            self.ctx, study_instance_uid, series_instance_uid, None, level="series"
+        )
 
     def retrieve_instance_metadata(
         self,
@@ -311,7 +314,7 @@ class DICOMfileClient(DICOMClient):
         from dicomfs.file import wado
 
         return wado.metadata(
-            self.ctx, study_instance_uid, series_instance_uid, sop_instance_uid
+            self.ctx, study_instance_uid, series_instance_uid, sop_instance_uid, level="instance"
         )[0]
 
     # ---- WADO: frames, bulk data, rendered ---------------------------------------------------
@@ -457,7 +460,7 @@ class DICOMfileClient(DICOMClient):
     ) -> None:
         from dicomfs.file import delete
 
-        delete.delete(self.ctx, study_instance_uid, series_instance_uid, None)
+        delete.delete(self.ctx, study_instance_uid, series_instance_uid, None, level="series")
 
     def delete_instance(
         self,
@@ -469,5 +472,5 @@ class DICOMfileClient(DICOMClient):
         from dicomfs.file import delete
 
         delete.delete(
-            self.ctx, study_instance_uid, series_instance_uid, sop_instance_uid
+            self.ctx, study_instance_uid, series_instance_uid, sop_instance_uid, level="instance"
         )

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from dicomfs.errors import BadRequestError, NotFoundError, ReadOnlyError
+from dicomfs.file.wado import check_level
 from dicomfs.index.models import File
 from dicomfs.storage import atomic, layout
 
@@ -38,7 +39,14 @@ _DUPLICATE_PREFIX = "duplicate of "
 _CHUNK = 900
 
 
-def delete(ctx: StoreContext, study: str, series: str | None, sop: str | None) -> None:
+def delete(
+    ctx: StoreContext,
+    study: str,
+    series: str | None,
+    sop: str | None,
+    *,
+    level: str | None = None,
+) -> None:
     """Delete a study (``series`` and ``sop`` None), a series (``sop`` None) or an instance.
 
     Parameters
@@ -47,18 +55,23 @@ def delete(ctx: StoreContext, study: str, series: str | None, sop: str | None) -
         The store.
     study, series, sop: str or None
         UIDs of what to delete (validated before anything else).
+    level: str, optional
+        ``"study"``, ``"series"`` or ``"instance"``: what the caller means to delete. A UID the
+        level needs must then be given, so that ``delete_series(study, None)`` is an error and
+        not the deletion of the whole study. None infers the level from the UIDs given.
 
     Raises
     ------
     ReadOnlyError
         The store is read-only; nothing is written.
     BadRequestError
-        A UID is malformed, or ``sop`` is given without ``series``.
+        A UID is malformed or missing for ``level``, or ``sop`` is given without ``series``.
     NotFoundError
         Nothing in the index matches.
     """
     if ctx.readonly:
         raise ReadOnlyError("the store is read-only: delete is not allowed")
+    check_level(level, series, sop)
     layout.validate_uid(study, "Study Instance UID")
     if series is not None:
         layout.validate_uid(series, "Series Instance UID")

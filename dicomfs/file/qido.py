@@ -41,7 +41,7 @@ from dicomfs.index.attributes import (
     tag_of,
     vr_of,
 )
-from dicomfs.index.matching import parse_value
+from dicomfs.index.matching import BINARY_VRS, UIDList, parse_value
 from dicomfs.index.models import Study
 from dicomfs.index.query import InstanceRow, SearchResult
 from dicomfs.index.query import search as run_search
@@ -76,6 +76,9 @@ _INSTANCE_COLUMNS = (
 )
 _INSTANCE_COLUMN_TAGS = frozenset(tag for tag, _, _ in _INSTANCE_COLUMNS)
 _ONLINE = {"Value": ["ONLINE"], "vr": "CS"}
+#: Larger than any index (and than SQL's 64-bit LIMIT/OFFSET): bigger limits and offsets are
+#: clamped to it (a huge limit is "no limit", a huge offset is past the end: D-05, D-07).
+_BEYOND = 2**62
 
 
 @dataclass
@@ -88,6 +91,8 @@ class _Plan:
     known: dict[Level, dict[str, None]] = field(default_factory=dict)
     #: Levels whose every stored attribute is returned (includefield=all).
     everything: set[Level] = field(default_factory=set)
+    #: Study or series search: private tags returned from the entity's instances (A-10).
+    private: dict[str, None] = field(default_factory=dict)
 
 
 def _check_int(name: str, value: Any) -> int | None:
@@ -97,7 +102,7 @@ def _check_int(name: str, value: Any) -> int | None:
         raise InvalidQueryError(f"{name} must be a non-negative integer, not {value!r} (A-05)")
     if value < 0:
         raise InvalidQueryError(f"{name} must be a non-negative integer, not {value} (A-05)")
-    return value
+    return min(value, _BEYOND)
 
 
 def _check_uid(name: str, value: str | None) -> str | None:
@@ -105,19 +110,28 @@ def _check_uid(name: str, value: str | None) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidQueryError(f"{name} must be a UID string, not {value!r}")
-    parse_value("UI", value if value not in ("", "*") else "?")  # validates (B-08)
+    if parse_value("UI", value if value not in ("", "*") else "?") != UIDList((value,)):
+        raise InvalidQueryError(f"{name} must be one UID, not {value!r}")  # B-08, A-11
     return value
 
 
 def _field_names(fields: Sequence[str] | str | None) -> list[str]:
     if fields is None:
         return []
-    names = [fields] if isinstance(fields, str) else list(fields)
+    if isinstance(fields, str):
+        names: list[Any] = [fields]
+    elif isinstance(fields, (list, tuple)):
+        names = list(fields)
+    else:
+        raise InvalidQueryError(f"fields must be a list of keywords or tags, not {fields!r}")
     out: list[str] = []
     for name in names:
         if not isinstance(name, str):
             raise InvalidQueryError(f"invalid includefield {name!r}")
-        out.extend(part.strip() for part in name.split(",") if part.strip())  # A-06
+        parts = [part.strip() for part in name.split(",")]  # A-06
+        if not all(parts):
+            raise InvalidQueryError(f"invalid includefield {name!r}: an empty name")
+        out.extend(parts)
     return out
 
 
@@ -142,14 +156,26 @@ def _plan(
         if scope == "series":
             plan.always["series"][_SERIES_UID] = None
     for tag, lvl in echo.items():
-        plan.always[lvl][tag] = None
+        if LEVEL_RANK[lvl] > rank:  # a private key of a study or series search (A-10)
+            plan.private[tag] = None
+        else:
+            plan.always[lvl][tag] = None
     for name in fields:
         if name == "all":  # A-07: a mixture of "all" and names is "all"
             plan.everything.update(lvl for lvl in _LEVELS if LEVEL_RANK[lvl] <= rank)
             continue
         key = resolve_key(name)
         lvl = level if key.any_level else key.level
-        if LEVEL_RANK[lvl] <= rank:  # C-11: lower-level includefields are not returned
+        if key.private and LEVEL_RANK[lvl] > rank:  # A-10: from the entity's instances
+            plan.private[key.top] = None
+            continue
+        if LEVEL_RANK[lvl] > rank:  # C-11: lower-level includefields are not returned
+            continue
+        if len(key.path) == 1 and key.vr in BINARY_VRS:
+            # Long binary values (Pixel Data...) are not in the index: return what it has,
+            # never claim that an attribute the file holds is empty.
+            plan.known[lvl][key.top] = None
+        else:
             plan.always[lvl][key.top] = None
     return plan
 
@@ -186,8 +212,9 @@ def search(
     search_filters: dict, optional
         Match keys: keyword, tag or dotted sequence path -> value (str, number or list).
     get_remaining: bool
-        Accepted for interface parity: the file store has no page cap, so every result is
-        always returned.
+        Return every result from ``offset`` on: ``limit`` is then only the page size a web
+        client would use (dicomweb-client's behaviour, D-06). Without it the file store has
+        no page cap either: every match is returned unless ``limit`` is given.
 
     Returns
     -------
@@ -221,18 +248,25 @@ def search(
     names = _field_names(fields)
     scope: Level | None = "series" if series_uid else "study" if study_uid else None
     plan = _plan(level, scope, compiled.echo, names)
-    if max_results == 0:
+    if max_results == 0 or skip >= _BEYOND:
         return []
+    if get_remaining or max_results == _BEYOND:
+        # D-06: dicomweb-client pages with offset += len(page) until an empty page, so with
+        # get_remaining ``limit`` is only a page size and everything from ``offset`` comes back.
+        max_results = None
     instance_json = level == "instance" and (
         "instance" in plan.everything
         or any(t not in _INSTANCE_COLUMN_TAGS and t not in _GENERATED_TAGS
                for t in plan.always["instance"])
+        or any(t not in _INSTANCE_COLUMN_TAGS and t not in _ALL_LEVEL_TAGS
+               for t in plan.known["instance"])
     )
     sop_classes = "00080062" in plan.always["study"] or "study" in plan.everything
     with _gc_paused(), ctx.repo.engine.connect() as conn:
         found = run_search(
             conn, level, compiled, study_uid=study_uid, series_uid=series_uid,
             limit=max_results, offset=skip, instance_json=instance_json, sop_classes=sop_classes,
+            private_fields=bool(plan.private),
         )
         patients = (
             _patient_counts(conn, found)
@@ -341,6 +375,8 @@ class _Builder:
             if pid and str(pid[0]) in self.patients:
                 computed["00201200"] = {"Value": [self.patients[str(pid[0])]], "vr": "IS"}
             part = self._part("study", info.attributes, computed)
+            if self.level == "study":
+                self._add_private(part, uid)
             self._study_parts[uid] = part
         return part
 
@@ -352,8 +388,19 @@ class _Builder:
             study = self.found.studies[info.study_uid].attributes
             part = {**self._study(info.study_uid),
                     **self._part("series", info.attributes, computed, (study,))}
+            if self.level == "series":
+                self._add_private(part, uid)
             self._series_parts[uid] = part
         return part
+
+    def _add_private(self, part: dict[str, Any], uid: str) -> None:
+        """Private attributes of a study or series result, from its instances (A-10)."""
+        found = self.found.private.get(uid, {})
+        for tag in self.plan.private:
+            part[tag] = found.get(tag) or {"vr": vr_of(tag)}
+            creator = f"{tag[:4]}00{tag[4:6]}"
+            if int(tag[4:], 16) > 0xFF and creator in found:
+                part[creator] = found[creator]
 
     # ---- results ----
     def results(self) -> list[DicomJSON]:

@@ -4,9 +4,12 @@ One call of :func:`store` goes through four steps:
 
 1. **Check** each dataset (a :class:`~pydicom.dataset.Dataset` with well-formed SOP Class, SOP
    Instance, Study and Series Instance UIDs, CONFORMANCE I-12; the Study Instance UID of the
-   request, if any, I-09) and **encode** it as a Part10 file with a File Meta header made here.
-2. **Stage**: write every file under a temporary name next to its final name and fsync it
-   (:mod:`dicomfs.storage.atomic`), then read it back with the scanner, as ``sync`` would.
+   request, if any, I-09) and **encode** it as a Part10 file with a File Meta header made here
+   (:func:`dicomfs.file.part10.encode_part10`).
+2. **Stage**: a few writer threads write every file under a temporary name next to its final
+   name and fsync it (:mod:`dicomfs.storage.atomic`), while this thread encodes the next
+   datasets and parses each file's bytes with the scanner's parser
+   (:func:`dicomfs.storage.scan.read_buffer`), so the index rows are those ``sync`` would make.
 3. **Commit**, holding the store's writer lock: rename the files over their final names, fsync
    their folders, and upsert their index rows in one transaction. A file that replaces an
    instance stored elsewhere in the tree removes the old file (tombstone, rows, unlink).
@@ -19,33 +22,32 @@ and the response reports the instance as stored, without a warning. See ``docs/s
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import errno
 import re
-import struct
+from collections import Counter
 from collections.abc import Sequence
-from io import BytesIO
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filewriter import dcmwrite
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.tag import BaseTag
-from pydicom.uid import (
-    UID,
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-)
 from sqlalchemy import select
 
 from dicomfs.errors import BadRequestError, ConflictError, ReadOnlyError
+from dicomfs.file.part10 import (
+    FAILURE_PROCESSING,
+    FAILURE_TRANSFER_SYNTAX,
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION_NAME,
+    EncodingError,
+    encode_part10,
+)
 from dicomfs.index.models import File, Instance
-from dicomfs.index.records import InstanceRecord
+from dicomfs.index.repository import PreparedInstance
 from dicomfs.storage import atomic, layout
+from dicomfs.storage.scan import read_buffer
 
 if TYPE_CHECKING:
     from dicomfs.file.context import StoreContext
@@ -62,40 +64,19 @@ __all__ = [
     "store",
 ]
 
-#: FailureReason 0110: processing failure (PS3.18 Table I.2-2, CONFORMANCE I-07).
-FAILURE_PROCESSING = 0x0110
 #: FailureReason A700: out of resources (the disk is full).
 FAILURE_OUT_OF_RESOURCES = 0xA700
 #: FailureReason A901 (43265): the instance's Study Instance UID is not the request's (I-09).
 FAILURE_STUDY_MISMATCH = 0xA901
 #: FailureReason C000: cannot understand (not a dataset; a required UID missing or malformed).
 FAILURE_CANNOT_UNDERSTAND = 0xC000
-#: FailureReason C122: transfer syntax unknown (compressed pixel data and no File Meta).
-FAILURE_TRANSFER_SYNTAX = 0xC122
-
-#: (0002,0012) of the files dicomfs writes: a UUID-derived UID (PS3.5 §B.2) fixed for dicomfs.
-IMPLEMENTATION_CLASS_UID = "2.25.156139212408259408969647901920460388034"
-#: (0002,0013) of the files dicomfs writes.
-IMPLEMENTATION_VERSION_NAME = "DICOMFS_0_1"
 
 _CHUNK = 900
 _REQUIRED = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 _STOW_PATH_RE = re.compile(r"[0-9.]+/[0-9.]+/[0-9.]+\.dcm")
-_ENCODING_TS = {
-    (True, True): ImplicitVRLittleEndian,
-    (False, True): ExplicitVRLittleEndian,
-    (False, False): ExplicitVRBigEndian,
-}
-#: What pydicom raises for a dataset it cannot encode.
-_ENCODING_ERRORS = (
-    ValueError, TypeError, AttributeError, KeyError, OverflowError, struct.error, UnicodeError,
-)
-
-
-class _Failed(ValueError):
-    def __init__(self, reason: int, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+#: Threads writing and fsyncing files while the caller's thread encodes (fsyncs run at once,
+#: so the file system commits its journal once for several files).
+_WRITERS = 4
 
 
 @dataclasses.dataclass
@@ -109,8 +90,9 @@ class _Item:
     series: str | None = None
     data: bytes = b""
     relpath: str = ""
+    writing: Future[atomic.StagedFile] | None = None
     staged: atomic.StagedFile | None = None
-    record: InstanceRecord | None = None
+    record: PreparedInstance | None = None
     failure: int | None = None
     message: str = ""
 
@@ -154,15 +136,11 @@ def store(
     if len(datasets) == 0:
         raise BadRequestError("store_instances needs at least one dataset")
 
-    items = [_prepare(ctx, n, ds, study_instance_uid) for n, ds in enumerate(datasets)]
-    # The same SOP Instance UID twice in one request: the last one is written.
-    last = {item.sop: item.position for item in items if item.failure is None}
-    pending = [item for item in items if item.failure is None and last[item.sop] == item.position]
+    items = [_check(n, ds, study_instance_uid) for n, ds in enumerate(datasets)]
+    pending: list[_Item] = []
     try:
-        _stage(ctx, pending)
+        pending = _stage(ctx, items, datasets)
         ready = [item for item in pending if item.failure is None]
-        # fsync outside the writer lock (commit only renames and fsyncs folders).
-        atomic.sync_staged(item.staged for item in ready if item.staged is not None)
         if ready:
             _commit(ctx, ready)
     finally:
@@ -183,7 +161,7 @@ def _uid_value(ds: Dataset, keyword: str) -> str | None:
     return None
 
 
-def _prepare(ctx: StoreContext, position: int, ds: object, study: str | None) -> _Item:
+def _check(position: int, ds: object, study: str | None) -> _Item:
     item = _Item(position)
     if not isinstance(ds, Dataset):
         item.failure, item.message = FAILURE_CANNOT_UNDERSTAND, "not a pydicom Dataset"
@@ -197,94 +175,17 @@ def _prepare(ctx: StoreContext, position: int, ds: object, study: str | None) ->
     if bad:
         item.failure = FAILURE_CANNOT_UNDERSTAND
         item.message = "missing or malformed " + ", ".join(bad)
-        return item
-    if study is not None and item.study != study:
+    elif study is not None and item.study != study:
         item.failure = FAILURE_STUDY_MISMATCH
         item.message = f"StudyInstanceUID {item.study} is not the request's {study}"
-        return item
-    try:
-        item.data = encode_part10(ds)
-    except _Failed as exc:
-        item.failure, item.message = exc.reason, str(exc)
     return item
 
 
-def _transfer_syntax(ds: Dataset) -> str:
-    meta = getattr(ds, "file_meta", None)
-    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
-    if syntax is not None and layout.is_valid_uid(str(syntax)):
-        # Deflate only compresses the byte stream; the scanner needs the data set unwrapped.
-        return ExplicitVRLittleEndian if syntax == DeflatedExplicitVRLittleEndian else str(syntax)
-    encoding = ds.original_encoding
-    if encoding in _ENCODING_TS:
-        return _ENCODING_TS[encoding]
-    pixel = ds.get_item(0x7FE00010) if 0x7FE00010 in ds else None
-    if pixel is not None:
-        value = pixel.value
-        undefined = getattr(pixel, "is_undefined_length", False) or (
-            getattr(pixel, "length", 0) == 0xFFFFFFFF
-        )
-        if undefined or (isinstance(value, bytes) and value[:4] == b"\xfe\xff\x00\xe0"):
-            raise _Failed(
-                FAILURE_TRANSFER_SYNTAX,
-                "compressed pixel data without a File Meta TransferSyntaxUID",
-            )
-    return ExplicitVRLittleEndian
-
-
-def encode_part10(ds: Dataset) -> bytes:
-    """Encode a dataset as a DICOM Part10 file (preamble, File Meta, data set).
-
-    The File Meta is made here: MediaStorageSOPClassUID/InstanceUID from the data set,
-    TransferSyntaxUID kept from the dataset's File Meta or original encoding (Explicit VR Little
-    Endian when unknown), ImplementationClassUID and ImplementationVersionName of dicomfs. The
-    dataset itself is not modified.
-
-    Parameters
-    ----------
-    ds: pydicom.Dataset
-        An instance with SOPClassUID and SOPInstanceUID.
-
-    Returns
-    -------
-    bytes
-        The file's content.
-
-    Raises
-    ------
-    ValueError
-        (internal ``_Failed``) the dataset cannot be encoded; ``.reason`` is the FailureReason.
-    """
-    syntax = _transfer_syntax(ds)
-    old_meta = getattr(ds, "file_meta", None)
-    meta = FileMetaDataset()
-    meta.FileMetaInformationVersion = b"\x00\x01"
-    meta.MediaStorageSOPClassUID = UID(str(ds.SOPClassUID))
-    meta.MediaStorageSOPInstanceUID = UID(str(ds.SOPInstanceUID))
-    meta.TransferSyntaxUID = UID(syntax)
-    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
-    if old_meta is not None and "SourceApplicationEntityTitle" in old_meta:
-        meta.SourceApplicationEntityTitle = old_meta.SourceApplicationEntityTitle
-    # A shallow copy without group 0002 (it belongs in the File Meta). pydicom's writer resolves
-    # ambiguous VRs ("OB or OW") and sets the pixel data's length flag in place: those elements
-    # are copied so that ``ds`` is left as it was.
-    elements: dict[BaseTag, DataElement | RawDataElement] = {}
-    for tag in ds.keys():
-        if tag.group == 0x0002:
-            continue
-        element = ds.get_item(tag)
-        if isinstance(element, DataElement) and (" or " in element.VR or tag == 0x7FE00010):
-            element = copy.copy(element)
-        elements[tag] = element
-    copy_ = Dataset(elements)
-    copy_.file_meta = meta
-    buffer = BytesIO()
+def _encode(item: _Item, ds: Dataset) -> None:
     try:
-        dcmwrite(buffer, copy_, enforce_file_format=True)
-    except _ENCODING_ERRORS as exc:
-        raise _Failed(FAILURE_PROCESSING, f"cannot encode the dataset: {exc}") from exc
-    return buffer.getvalue()
+        item.data = encode_part10(ds)
+    except EncodingError as exc:
+        item.failure, item.message = exc.reason, str(exc)
 
 
 # ---- step 2: stage ------------------------------------------------------------------------------
@@ -315,37 +216,88 @@ def _target(ctx: StoreContext, item: _Item, current: str | None) -> str:
     return current  # a file of the tree under its own name: replaced where it is
 
 
-def _stage(ctx: StoreContext, items: list[_Item]) -> None:
-    from dicomfs.storage.scan import read_file
+def _stage(ctx: StoreContext, items: list[_Item], datasets: Sequence[Dataset]) -> list[_Item]:
+    """Encode, write and fsync the files; return the items written (one per SOP Instance UID).
 
-    holders = _holders(ctx, [item.sop for item in items if item.sop is not None])
-    for item in items:
-        assert item.sop is not None
-        item.relpath = _target(ctx, item, holders.get(item.sop))
-        target = ctx.root / item.relpath
-        if not layout.is_inside(ctx.root, target.parent):
-            item.failure, item.message = FAILURE_PROCESSING, "the folder leads outside the store"
-            continue
+    The same SOP Instance UID twice in one request: the last dataset that encodes is written.
+    """
+    left = Counter(item.sop for item in items if item.failure is None)
+    holders = _holders(ctx, [sop for sop in left if sop is not None])
+    best: dict[str, _Item] = {}
+    inside: dict[Path, bool] = {}
+    written: list[_Item] = []
+    with ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="dicomfs-stow") as pool:
         try:
-            item.staged = atomic.stage(target, item.data, durable=False, root=ctx.root)
-        except OSError as exc:
+            for item in items:
+                if item.failure is not None or item.sop is None:
+                    continue
+                _encode(item, datasets[item.position])
+                if item.failure is None:
+                    best[item.sop] = item
+                left[item.sop] -= 1
+                if left[item.sop] == 0 and item.sop in best:
+                    chosen = best.pop(item.sop)
+                    _start_writing(ctx, chosen, holders.get(item.sop), pool, inside)
+                    written.append(chosen)
+        finally:
+            # Every file is waited for (and its record completed) even when something failed.
+            errors: list[BaseException] = []
+            for item in written:
+                try:
+                    _finish_writing(item)
+                except BaseException as exc:  # re-raised below, after the other files
+                    errors.append(exc)
+            if errors:
+                raise errors[0]
+    return written
+
+
+def _start_writing(
+    ctx: StoreContext,
+    item: _Item,
+    current: str | None,
+    pool: ThreadPoolExecutor,
+    inside: dict[Path, bool],
+) -> None:
+    """Hand the file to a writer thread, then parse its bytes here meanwhile."""
+    item.relpath = _target(ctx, item, current)
+    target = ctx.root / item.relpath
+    if target.parent not in inside:
+        inside[target.parent] = layout.is_inside(ctx.root, target.parent)
+    if not inside[target.parent]:
+        item.failure, item.message = FAILURE_PROCESSING, "the folder leads outside the store"
+        return
+    item.writing = pool.submit(atomic.stage, target, item.data, durable=True, root=ctx.root)
+    record = read_buffer(item.relpath, item.data, 0)
+    if isinstance(record, PreparedInstance):
+        item.record = record
+    else:
+        item.failure, item.message = FAILURE_PROCESSING, f"cannot index: {record.reason}"
+
+
+def _finish_writing(item: _Item) -> None:
+    """Wait for the item's file; a rename keeps size and mtime, so the record stays true."""
+    if item.writing is None:
+        return
+    try:
+        item.staged = item.writing.result()
+    except OSError as exc:
+        if item.failure is None:
             item.failure = (
                 FAILURE_OUT_OF_RESOURCES
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT)
                 else FAILURE_PROCESSING
             )
             item.message = f"cannot write the file: {exc.strerror or exc}"
-            continue
+        return
+    finally:
+        item.writing = None
         item.data = b""
-        temp_rel = item.staged.temporary.relative_to(ctx.root).as_posix()
-        record = read_file(ctx.root, temp_rel)
-        if not isinstance(record, InstanceRecord):
-            item.failure, item.message = FAILURE_PROCESSING, f"cannot index: {record.reason}"
-            atomic.discard([item.staged])
-            item.staged = None
-            continue
-        # A rename keeps size and mtime, so the record stays true under the final name.
-        item.record = dataclasses.replace(record, path=item.relpath)
+    if item.failure is not None:
+        atomic.discard([item.staged])
+        item.staged = None
+    elif item.record is not None:
+        item.record = item.record._replace(mtime_ns=item.staged.mtime_ns)
 
 
 # ---- step 3: commit -----------------------------------------------------------------------------

@@ -19,9 +19,9 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian
 
 from dicomfs import media
-from dicomfs._jsonvalues import BULK_VRS
 from dicomfs._types import DicomJSON, MediaTypes, RenderParams
 from dicomfs.dicomjson import (
+    BULK_VRS,
     bulk_value_bytes,
     dataset_to_json,
     iter_bulk_elements,
@@ -47,9 +47,10 @@ from dicomfs.pixels.decode import (
 from dicomfs.pixels.render import RenderOptions, encode, parse_params, render
 from dicomfs.pixels.transcode import can_produce, transcode
 from dicomfs.storage.layout import is_valid_uid
+from dicomfs.storage.safefile import open_stored, stored_path
 
-__all__ = ["iter_bulkdata", "iter_frames", "iter_instances", "metadata", "rendered",
-           "series_rendered"]
+__all__ = ["check_level", "iter_bulkdata", "iter_frames", "iter_instances", "metadata",
+           "rendered", "series_rendered"]
 
 _SWAP_UNIT = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
 _SEQ_DELIMITER = b"\xfe\xff\xdd\xe0"
@@ -63,10 +64,48 @@ def _uid(value: object, name: str) -> str:
     return value
 
 
+#: What each level of resource needs: (series UID required, SOP Instance UID required).
+_LEVELS = {"study": (False, False), "series": (True, False), "instance": (True, True)}
+
+
+def check_level(level: str | None, series: object, sop: object) -> None:
+    """Check that the UIDs given fit the level of the resource asked for.
+
+    ``level=None`` infers the level from the UIDs given (None = not given). Otherwise a UID the
+    level needs must be given: ``retrieve_instance(study, series, None)`` must not quietly
+    become a series retrieve (nor ``delete_series(study, None)`` a study delete).
+
+    Raises
+    ------
+    InvalidQueryError
+        A UID the level needs is missing, or one it does not take is given.
+    """
+    if level is None:
+        return
+    if level not in _LEVELS:
+        raise InvalidQueryError(f"unknown resource level {level!r}")
+    needs_series, needs_sop = _LEVELS[level]
+    for value, needed, name in (
+        (series, needs_series, "Series Instance UID"),
+        (sop, needs_sop, "SOP Instance UID"),
+    ):
+        if needed and value is None:
+            raise InvalidQueryError(f"invalid {name}: None (the {level} level needs it)")
+        if not needed and value is not None:
+            raise InvalidQueryError(f"a {level} is addressed without a {name}")
+
+
 def _find(
-    ctx: StoreContext, study: object, series: object = None, sop: object = None
+    ctx: StoreContext,
+    study: object,
+    series: object = None,
+    sop: object = None,
+    level: str | None = None,
 ) -> list[StoredInstance]:
     """Instances of a study/series/instance, hierarchy checked; NotFoundError when none."""
+    check_level(level, series, sop)
+    if sop is not None and series is None:
+        raise InvalidQueryError("an instance is addressed by its study and series")
     study_uid = _uid(study, "Study Instance UID")
     series_uid = None if series is None else _uid(series, "Series Instance UID")
     sop_uid = None if sop is None else _uid(sop, "SOP Instance UID")
@@ -85,13 +124,32 @@ def _find(
 
 def _read(ctx: StoreContext, inst: StoredInstance, *, header_only: bool = False) -> Dataset:
     """Read an instance's file (File Meta completed from the index when the file has none)."""
-    path = ctx.root / inst.path
     try:
-        ds = dcmread(path, stop_before_pixels=header_only, force=True)
+        with open_stored(ctx.root, inst.path) as fh:
+            ds = dcmread(fh, stop_before_pixels=header_only, force=True)
     except (OSError, InvalidDicomError, ValueError, EOFError) as exc:
         raise CorruptFileError(f"{inst.path}: cannot be read: {exc}") from exc
+    _check_identity(ds, inst)
     _complete_file_meta(ds, inst)
+    if not header_only and not fr.is_encapsulated(inst) and inst.pixel_data_tag is not None:
+        elem = ds.get_item(inst.pixel_data_tag)
+        got = None if elem is None or elem.value is None else len(elem.value)
+        if inst.pixel_data_length is not None and got != inst.pixel_data_length:
+            raise CorruptFileError(
+                f"{inst.path}: the pixel data is {got} bytes, the index recorded "
+                f"{inst.pixel_data_length} (file truncated or changed since it was indexed)"
+            )
     return ds
+
+
+def _check_identity(ds: Dataset, inst: StoredInstance) -> None:
+    """The file must still hold the instance the index recorded (else it was overwritten)."""
+    sop = ds.get("SOPInstanceUID")
+    if sop is None or str(sop).rstrip("\0 ") != inst.sop_instance_uid:
+        raise CorruptFileError(
+            f"{inst.path}: no longer holds instance {inst.sop_instance_uid} (changed since it "
+            "was indexed; sync the store)"
+        )
 
 
 def _complete_file_meta(ds: Dataset, inst: StoredInstance) -> None:
@@ -119,6 +177,8 @@ def iter_instances(
     series: str | None,
     sop: str | None,
     media_types: MediaTypes | None,
+    *,
+    level: str | None = None,
 ) -> Iterator[Dataset]:
     """Yield the instances of a study, series or one instance, one at a time (E-02..E-07).
 
@@ -128,7 +188,7 @@ def iter_instances(
     Raises
     ------
     InvalidQueryError
-        A malformed UID.
+        A malformed UID, or a UID missing for ``level`` (see :func:`check_level`).
     BadRequestError
         A media type other than application/dicom.
     NotFoundError
@@ -137,7 +197,7 @@ def iter_instances(
         An instance cannot be produced in any acceptable transfer syntax (checked for every
         instance before the first is yielded).
     """
-    found = _find(ctx, study, series, sop)
+    found = _find(ctx, study, series, sop, level)
     plans = [
         (inst, media.choose_instance_syntax(media_types, inst.transfer_syntax_uid, can_produce))
         for inst in found
@@ -164,10 +224,9 @@ def _pixel_vr(inst: StoredInstance, fh_vr: str | None) -> str:
 
 
 def _instance_metadata(ctx: StoreContext, inst: StoredInstance) -> DicomJSON:
-    path = ctx.root / inst.path
     explicit = inst.transfer_syntax_uid not in ("1.2.840.10008.1.2", DeflatedExplicitVRLittleEndian)
     try:
-        with open(path, "rb") as fh:
+        with open_stored(ctx.root, inst.path) as fh:
             ds = dcmread(fh, stop_before_pixels=True, force=True)
             vr = None
             if explicit and inst.pixel_data_offset is not None and inst.pixel_data_offset >= 8:
@@ -175,6 +234,7 @@ def _instance_metadata(ctx: StoreContext, inst: StoredInstance) -> DicomJSON:
                 vr = fh.read(2).decode("ascii", "replace")
     except (OSError, InvalidDicomError, ValueError, EOFError) as exc:
         raise CorruptFileError(f"{inst.path}: cannot be read: {exc}") from exc
+    _check_identity(ds, inst)
     base = f"{_instance_url(ctx, inst)}/bulk/"
     obj = dataset_to_json(ds, bulk_uri=lambda tag_path: base + tag_path)
     if inst.pixel_data_tag is not None:
@@ -185,18 +245,24 @@ def _instance_metadata(ctx: StoreContext, inst: StoredInstance) -> DicomJSON:
 
 
 def metadata(
-    ctx: StoreContext, study: str, series: str | None, sop: str | None
+    ctx: StoreContext,
+    study: str,
+    series: str | None,
+    sop: str | None,
+    *,
+    level: str | None = None,
 ) -> list[DicomJSON]:
     """DICOM JSON of every matching instance (G-01..G-06): the file header is read (no pixel
     data), group 0002 is left out and binary values over 1024 bytes and the pixel data are
     BulkDataURIs ``{base_url}/studies/{s}/series/{se}/instances/{i}/bulk/{tag path}``.
+    ``level`` as :func:`iter_instances`.
     """
-    return [_instance_metadata(ctx, inst) for inst in _find(ctx, study, series, sop)]
+    return [_instance_metadata(ctx, inst) for inst in _find(ctx, study, series, sop, level)]
 
 
 # ---- frames --------------------------------------------------------------------------------
 def _pixel_instance(ctx: StoreContext, study: str, series: str, sop: str) -> StoredInstance:
-    inst = _find(ctx, study, series, sop)[0]
+    inst = _find(ctx, study, series, sop, "instance")[0]
     if not fr.has_pixel_data(inst):
         raise NotFoundError(f"instance {inst.sop_instance_uid} has no pixel data (no frames)")
     return inst
@@ -214,7 +280,7 @@ def _stored_frames(
 ) -> Iterator[bytes]:
     """Frames as stored (native frames little-endian), by offsets or from the parsed file."""
     if fr.uses_offsets(inst):
-        return fr.read_frames(ctx.root / inst.path, inst, numbers)
+        return fr.read_frames(stored_path(ctx.root, inst.path), inst, numbers)
     return fr.frames_from_dataset(ds if ds is not None else _read(ctx, inst), numbers)
 
 
@@ -304,7 +370,7 @@ def rendered(
     numbers = [1] if frame_numbers is None else fr.check_frame_numbers(frame_numbers)
     if len(numbers) > 1 and mtype != "image/gif":
         raise NotAcceptableError(f"{mtype} holds one image: ask image/gif for several frames")
-    inst = _find(ctx, study, series, sop)[0]
+    inst = _find(ctx, study, series, sop, "instance")[0]
     return encode(_render_frames(ctx, inst, numbers, options), options)
 
 
@@ -321,7 +387,8 @@ def series_rendered(
     """
     mtype = media.choose_rendered_media(media_types)
     options = parse_params(params, mtype)
-    found = [inst for inst in _find(ctx, study, series) if fr.has_pixel_data(inst)]
+    found = [inst for inst in _find(ctx, study, series, None, "series")
+             if fr.has_pixel_data(inst)]
     if not found:
         raise NotAcceptableError(f"series {series} has no instance with pixel data to render")
     found.sort(key=lambda i: (i.instance_number is None, i.instance_number or 0))
@@ -379,9 +446,12 @@ def _encapsulated_value(ctx: StoreContext, inst: StoredInstance) -> bytes | None
     if not fr.uses_offsets(inst) or not inst.frame_fragments or inst.pixel_data_offset is None:
         return None
     end = max(offset + length for frame in inst.frame_fragments for offset, length in frame)
-    with open(ctx.root / inst.path, "rb") as fh:
-        fh.seek(inst.pixel_data_offset)
-        value = fh.read(end - inst.pixel_data_offset + 4)
+    try:
+        with open_stored(ctx.root, inst.path) as fh:
+            fh.seek(inst.pixel_data_offset)
+            value = fh.read(end - inst.pixel_data_offset + 4)
+    except OSError as exc:
+        raise CorruptFileError(f"{inst.path}: cannot be read: {exc}") from exc
     if len(value) != end - inst.pixel_data_offset + 4 or value[-4:] != _SEQ_DELIMITER:
         return None
     return value[:-4]
@@ -392,13 +462,22 @@ def _pixel_bulk(ctx: StoreContext, inst: StoredInstance) -> bytes:
         value = _encapsulated_value(ctx, inst)
     elif fr.uses_offsets(inst):
         assert inst.pixel_data_offset is not None and inst.pixel_data_length is not None
-        with open(ctx.root / inst.path, "rb") as fh:
-            vr = ""
-            if inst.transfer_syntax_uid == ExplicitVRBigEndian:
-                fh.seek(inst.pixel_data_offset - 8)
-                vr = fh.read(2).decode("ascii", "replace")
-            fh.seek(inst.pixel_data_offset)
-            value = fr.byteswap(fh.read(inst.pixel_data_length), _SWAP_UNIT.get(vr, 1))
+        try:
+            with open_stored(ctx.root, inst.path) as fh:
+                vr = ""
+                if inst.transfer_syntax_uid == ExplicitVRBigEndian:
+                    fh.seek(inst.pixel_data_offset - 8)
+                    vr = fh.read(2).decode("ascii", "replace")
+                fh.seek(inst.pixel_data_offset)
+                raw = fh.read(inst.pixel_data_length)
+        except OSError as exc:
+            raise CorruptFileError(f"{inst.path}: cannot be read: {exc}") from exc
+        if len(raw) != inst.pixel_data_length:
+            raise CorruptFileError(
+                f"{inst.path}: expected {inst.pixel_data_length} bytes of pixel data, got "
+                f"{len(raw)} (file truncated or changed since it was indexed)"
+            )
+        value = fr.byteswap(raw, _SWAP_UNIT.get(vr, 1))
     else:
         value = None
     if value is None:

@@ -26,6 +26,7 @@ __all__ = [
     "datetime_key",
     "instance_columns",
     "level_of_tag",
+    "levels_of_tag",
     "pn_key",
     "series_columns",
     "split_levels",
@@ -43,6 +44,19 @@ def level_of_tag(tag: str) -> Level:
     """The level of an 8-hex-digit tag (private and unknown tags: instance)."""
     keyword = keyword_for_tag(int(tag, 16))
     return level_of(keyword) if keyword else "instance"
+
+
+@functools.lru_cache(maxsize=4096)
+def levels_of_tag(tag: str) -> tuple[bool, bool]:
+    """Whether an 8-hex-digit tag goes into the study part and the series part of an instance.
+
+    As :func:`split_levels` does: the attributes of
+    :data:`~dicomfs.index.attributes.ALL_LEVELS` go into both.
+    """
+    if tag in _ALL_LEVEL_TAGS:
+        return True, True
+    level = level_of_tag(tag)
+    return level == "study", level == "series"
 
 
 def split_levels(

@@ -36,6 +36,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from dicomfs.errors import InvalidQueryError
 
 __all__ = [
+    "BINARY_VRS",
     "DATE_TIME_VRS",
     "WILDCARD_VRS",
     "AnyOf",
@@ -72,7 +73,23 @@ _FLOAT_VRS = frozenset({"DS", "FL", "FD"})
 #: VRs whose character repertoire has no comma: a comma in a query string separates values
 #: (UID list, PS3.4 C.2.2.2.2; multiple values as OR, CONFORMANCE B-28).
 _COMMA_LIST_VRS = frozenset({"UI", "CS", "DA", "TM", "DT", "AS", "AT"}) | _INT_VRS | _FLOAT_VRS
-_NOT_SEARCHABLE = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+#: Binary VRs: never match keys; the index keeps their values only when short (InlineBinary).
+BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+#: VRs whose values cannot contain a backslash (the value delimiter, PS3.5 6.2): a backslash in
+#: a query value separates values there, as in a C-FIND key (OR, CONFORMANCE B-22, B-28).
+_BACKSLASH_TEXT_VRS = frozenset({"LT", "ST", "UT", "UR"})
+#: VRs whose leading spaces are insignificant too (PS3.5 Table 6.2-1); trailing spaces are
+#: padding for every VR but UI (whose padding is NUL and which allows no space at all).
+_LEADING_SPACE_VRS = frozenset({"AE", "CS", "DS", "IS", "LO", "SH"})
+#: Integer ranges of the binary VRs and of IS (PS3.5 Table 6.2-1).
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "IS": (-(2**31), 2**31 - 1), "SL": (-(2**31), 2**31 - 1), "SS": (-(2**15), 2**15 - 1),
+    "UL": (0, 2**32 - 1), "US": (0, 2**16 - 1), "SV": (-(2**63), 2**63 - 1), "UV": (0, 2**64 - 1),
+}
+_IS = re.compile(r"[+-]?[0-9]{1,12}")
+_DS = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_AS = re.compile(r"[0-9]{3}[DWMY]")
+_DOTTED_DA = re.compile(r"(\d{4})\.(\d{2})\.(\d{2})")
 #: LIKE escape character (chosen so no dialect treats it specially in a string literal).
 _ESC = "!"
 
@@ -135,7 +152,17 @@ def _check_date(y: str, m: str, d: str, text: str) -> None:
 
 
 def da_key(text: str) -> str:
-    """Validated ``YYYYMMDD`` of a DA query value (PS3.5 Table 6.2-1)."""
+    """Validated ``YYYYMMDD`` of a DA query value (PS3.5 Table 6.2-1).
+
+    The ACR-NEMA form ``YYYY.MM.DD`` is accepted too (PS3.5 DA, note on backward
+    compatibility).
+
+    >>> da_key("2020.01.31")
+    '20200131'
+    """
+    dotted = _DOTTED_DA.fullmatch(text)
+    if dotted is not None:
+        text = "".join(dotted.groups())
     m = _DA.fullmatch(text)
     if m is None:
         raise _bad(f"invalid DA value {text!r} (expected YYYYMMDD)")
@@ -553,9 +580,10 @@ class SequenceMatch(Matcher):
 
 
 def _split(vr: str, value: Any) -> list[str]:
-    """Query value -> list of strings (list = OR; a comma separates values of comma-free VRs)."""
-    if isinstance(value, bool):
-        raise _bad(f"invalid query value {value!r} (a boolean)")
+    """Query value -> list of strings (list = OR; a comma separates values of comma-free VRs,
+    a backslash those of VRs whose values cannot hold one)."""
+    if isinstance(value, bool) or value is None:
+        raise _bad(f"invalid query value {value!r} (expected a string, number or list)")
     if isinstance(value, (list, tuple)):
         out: list[str] = []
         for v in value:
@@ -569,9 +597,28 @@ def _split(vr: str, value: Any) -> list[str]:
         raise _bad(f"invalid query value {value!r} (expected a string, number or list)")
     if "\x00" in value:
         raise _bad("a query value must not contain NUL (PS3.18 8.3.1)")
-    if vr in _COMMA_LIST_VRS and "," in value:
-        return value.split(",")
-    return [value]
+    parts = [value]
+    if vr not in _BACKSLASH_TEXT_VRS and "\\" in value:
+        parts = value.split("\\")
+    if vr in _COMMA_LIST_VRS:
+        parts = [p for part in parts for p in part.split(",")]
+    return parts
+
+
+def _unpad(vr: str, text: str) -> str:
+    """A query value without the spaces its VR declares insignificant (A-12, PS3.5 6.2).
+
+    Raises
+    ------
+    InvalidQueryError
+        The value is only spaces: neither empty (universal matching) nor a value.
+    """
+    if vr == "UI" or not text:
+        return text
+    out = text.lstrip(" ").rstrip(" ") if vr in _LEADING_SPACE_VRS else text.rstrip(" ")
+    if not out.strip():
+        raise _bad(f"invalid query value {text!r}: only spaces (use '' for universal matching)")
+    return out
 
 
 def _range(vr: str, text: str) -> DateTimeRange:
@@ -617,11 +664,13 @@ def _range(vr: str, text: str) -> DateTimeRange:
 
 
 def _one(vr: str, text: str, fuzzy: bool) -> Matcher:
-    if vr in _NOT_SEARCHABLE:
+    if vr in BINARY_VRS:
         raise _bad(f"attributes of VR {vr} cannot be used as match keys")
     if vr == "SQ":
         raise _bad("a sequence takes no value; match its items with Sequence.Keyword=value")
     if vr == "PN":
+        if text.count("=") > 2:
+            raise _bad(f"invalid PN value {text!r}: more than three component groups")
         return PersonNameMatch(text, fuzzy)
     if vr in WILDCARD_VRS:
         return Wildcard(text) if any(c in text for c in "*?") else SingleValue(text)
@@ -631,16 +680,23 @@ def _one(vr: str, text: str, fuzzy: bool) -> Matcher:
         if len(text) > 64 or not _UID.fullmatch(text):
             raise _bad(f"invalid UID {text!r} (wildcards do not apply to UI, B-08)")
         return UIDList((text,))
-    if vr in _INT_VRS or vr in _FLOAT_VRS:
-        try:
-            number = int(text) if vr in _INT_VRS else float(text)
-        except ValueError as exc:
-            raise _bad(f"invalid {vr} value {text!r}") from exc
-        return NumberMatch(float(number))
+    if vr in _INT_VRS:
+        low, high = _INT_RANGES.get(vr, _INT_RANGES["SV"])
+        if not _IS.fullmatch(text) and not (vr != "IS" and re.fullmatch(r"[+-]?\d+", text)):
+            raise _bad(f"invalid {vr} value {text!r} (expected an integer)")
+        if not low <= int(text) <= high:
+            raise _bad(f"invalid {vr} value {text!r}: out of range [{low}, {high}]")
+        return NumberMatch(float(int(text)))
+    if vr in _FLOAT_VRS:
+        if not _DS.fullmatch(text):
+            raise _bad(f"invalid {vr} value {text!r} (expected a decimal number)")
+        return NumberMatch(float(text))
     if vr == "AT":
         if not re.fullmatch(r"[0-9A-Fa-f]{8}", text):
             raise _bad(f"invalid AT value {text!r}")
         return SingleValue(text.upper())
+    if vr == "AS" and not _AS.fullmatch(text):
+        raise _bad(f"invalid AS value {text!r} (expected nnnD, nnnW, nnnM or nnnY)")
     if any(c in text for c in "*?"):
         raise _bad(f"wildcards do not apply to VR {vr} (B-08): {text!r}")
     return SingleValue(text)
@@ -655,7 +711,10 @@ def parse_value(vr: str, value: Any, *, fuzzy: bool = False) -> Matcher:
         The attribute's VR.
     value: str, int, float or list of them
         The query value; a list means "any of" (API.md); for VRs without a comma in their
-        repertoire (UI, CS, DA, TM, DT, numbers) a comma separates values too (A-11, B-28).
+        repertoire (UI, CS, DA, TM, DT, numbers) a comma separates values too (A-11, B-28),
+        and a backslash (the DICOM value delimiter) for every VR but LT, ST, UT and UR.
+        Insignificant spaces are removed (A-12); an empty value or ``*`` is universal (B-09),
+        but an empty value inside a list or a value of only spaces is malformed.
     fuzzy: bool
         ``fuzzymatching`` (PN only).
 
@@ -675,20 +734,24 @@ def parse_value(vr: str, value: Any, *, fuzzy: bool = False) -> Matcher:
     >>> parse_value("DA", "20200101-").lo
     '20200101'
     """
-    texts = _split(vr, value)
+    texts = [_unpad(vr, t) for t in _split(vr, value)]
     if not texts:
         raise _bad("an empty list is not a query value (use '' for universal matching)")
-    if len(texts) == 1 and texts[0] in ("", "*") and vr != "SQ":
-        return Universal()
-    if any(t in ("", "*") for t in texts):
-        return Universal()
-    if vr == "SQ" and texts == [""]:
+    if len(texts) == 1 and (texts[0] == "*" or texts[0] == "" or _only_stars(vr, texts[0])):
+        return Universal()  # B-09; on wildcard VRs "**" is "*" (PS3.4 C.2.2.2.4)
+    if "" in texts:
+        raise _bad(f"invalid query value {value!r}: an empty value in a list of values")
+    if any(_only_stars(vr, t) for t in texts):
         return Universal()
     matchers = [_one(vr, t, fuzzy) for t in texts]
     if vr == "UI":
         uids = tuple(dict.fromkeys(u for m in matchers if isinstance(m, UIDList) for u in m.uids))
         return UIDList(uids)
     return matchers[0] if len(matchers) == 1 else AnyOf(tuple(matchers))
+
+
+def _only_stars(vr: str, text: str) -> bool:
+    return vr in WILDCARD_VRS and bool(text) and not text.strip("*")
 
 
 def combine_date_time(date: Matcher, time: Matcher) -> CombinedDateTime | None:

@@ -135,6 +135,9 @@ class SearchResult:
     entities: list[Any] = field(default_factory=list)
     studies: dict[str, StudyInfo] = field(default_factory=dict)
     series: dict[str, SeriesInfo] = field(default_factory=dict)
+    #: Study or series searches with private keys or includefields (A-10): the private
+    #: elements of the entity's first instance that matches every private key, by UID.
+    private: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # ---- SQL of the filters ----------------------------------------------------------------------
@@ -410,6 +413,7 @@ def search(
     offset: int = 0,
     instance_json: bool = False,
     sop_classes: bool = False,
+    private_fields: bool = False,
 ) -> SearchResult:
     """Run a QIDO search on the index.
 
@@ -429,13 +433,18 @@ def search(
         Parse the instances' ``attributes`` JSON (for returned instance-level attributes).
     sop_classes: bool
         Compute SOPClassesInStudy.
+    private_fields: bool
+        Study or series search: fill :attr:`SearchResult.private` for returned private
+        attributes even without a private key.
 
     Returns
     -------
     SearchResult
     """
     filters = [f for f in compiled.filters if not f.universal]
-    python: list[Filter] = []
+    deep = [f for f in filters if level != "instance" and f.level == "instance"]
+    filters = [f for f in filters if f not in deep]
+    python: list[Filter] = list(deep)
     where: list[Any] = []
     for f in filters:
         clause, exact = _filter_sql(f, compiled.timezone)
@@ -449,7 +458,8 @@ def search(
         where.append(owner == study_uid)
     if series_uid is not None:
         where.append(Instance.series_instance_uid == series_uid)
-    need_json = instance_json or any(f.level == "instance" for f in python)
+    need_json = level == "instance" and (
+        instance_json or any(f.level == "instance" for f in python))
     stmt = _entity_select(level, need_json, sop_classes)
     if where:
         stmt = stmt.where(and_(*where))
@@ -478,12 +488,46 @@ def search(
     else:
         entities = [row[0] for row in rows]
         result.studies = {row[0]: _study_info(row, sop_classes) for row in rows}
+    shallow = [f for f in python if f not in deep]
+    if shallow:
+        entities = [e for e in entities if _passes(e, level, shallow, result, compiled.timezone)]
+    if deep or (private_fields and level != "instance"):
+        result.private = _private_parts(conn, level, entities, deep)
+        if deep:
+            entities = [e for e in entities if e in result.private]
     if python:
-        entities = [e for e in entities if _passes(e, level, python, result, compiled.timezone)]
         end = None if limit is None else offset + limit
         entities = entities[offset:end]
     result.entities = entities
     return result
+
+
+def _private_parts(
+    conn: Connection, level: Level, uids: Sequence[str], deep: Sequence[Filter]
+) -> dict[str, dict[str, Any]]:
+    """Private elements of each study's or series' first instance that matches ``deep`` (A-10).
+
+    Private attributes are stored with the instance; a study or series matches private keys
+    when one of its instances matches all of them, and its private elements are that
+    instance's. Without keys, each private element comes from the first instance holding it.
+    Entities without a matching instance are left out.
+    """
+    owner = Instance.study_instance_uid if level == "study" else Instance.series_instance_uid
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(list(uids)):
+        stmt = select(owner, Instance.attributes).where(owner.in_(chunk)).order_by(
+            owner, Instance.series_instance_uid, *_INSTANCE_ORDER)
+        for uid, text in conn.execute(stmt):
+            if deep and uid in out:
+                continue
+            doc = json.loads(text or "{}")
+            if deep and not all(f.test(doc) for f in deep):
+                continue
+            part = out.setdefault(uid, {})
+            for tag, element in doc.items():  # without keys: the first instance holding each
+                if int(tag[:4], 16) % 2 and tag not in part:
+                    part[tag] = element
+    return out
 
 
 def _passes(

@@ -20,6 +20,7 @@ from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from dicomfs.errors import InvalidQueryError
 from dicomfs.index.attributes import ALL_LEVELS, COMPUTED, COMPUTED_VR, GENERATED, Level, level_of
 from dicomfs.index.matching import (
+    BINARY_VRS,
     CombinedDateTime,
     Matcher,
     SequenceMatch,
@@ -35,6 +36,7 @@ LEVEL_RANK: dict[Level, int] = {"study": 0, "series": 1, "instance": 2}
 _HEX8 = re.compile(r"[0-9A-Fa-f]{8}")
 SPECIFIC_CHARACTER_SET = "00080005"
 TIMEZONE_OFFSET = "00080201"
+QUERY_RETRIEVE_LEVEL = "00080052"
 _RESERVED = {"limit", "offset", "fuzzymatching", "includefield", "emptyvaluematching",
              "multiplevaluematching"}
 
@@ -55,6 +57,12 @@ class Key:
     def top(self) -> str:
         """The top-level tag."""
         return self.path[0]
+
+    @property
+    def private(self) -> bool:
+        """Whether the top-level attribute is private (odd group): stored with the instance,
+        and at the study and series levels matched over the entity's instances (A-10)."""
+        return bool(int(self.path[0][:4], 16) % 2)
 
 
 def _tag_vr(tag: str) -> str:
@@ -102,7 +110,13 @@ def resolve_key(name: str) -> Key:
         raise InvalidQueryError(
             f"{name!r} is a query parameter, not an attribute: pass it as an argument"
         )
+    if any(not part for part in name.split(".")):
+        raise InvalidQueryError(f"invalid attribute id {name!r}: an empty element in the path")
     path = tuple(resolve_tag(p) for p in name.split("."))
+    if path[0] == QUERY_RETRIEVE_LEVEL:
+        raise InvalidQueryError(
+            "QueryRetrieveLevel is not a QIDO-RS key: the level is the resource searched"
+        )
     for tag in path[:-1]:
         if _tag_vr(tag) != "SQ":
             raise InvalidQueryError(f"{name!r}: {tag} is not a sequence")
@@ -188,20 +202,21 @@ def compile_filters(
         if key.path in seen:
             raise InvalidQueryError(f"attribute {name!r} given twice (A-11)")
         seen.add(key.path)
-        if not key.any_level and LEVEL_RANK[key.level] > LEVEL_RANK[level]:
+        if not key.any_level and not key.private and LEVEL_RANK[key.level] > LEVEL_RANK[level]:
             raise InvalidQueryError(
                 f"{name!r} is a {key.level}-level attribute and cannot be a key of a "
                 f"{level} search"
             )
+        if key.vr in BINARY_VRS:
+            raise InvalidQueryError(f"{name!r} (VR {key.vr}) cannot be a match key")
         if key.path == (SPECIFIC_CHARACTER_SET,):
             parse_value("CS", value)  # validated, never a match key (B-25)
             continue
         if key.path == (TIMEZONE_OFFSET,):
-            text = value if isinstance(value, str) else None
-            if text is None:
+            if not isinstance(value, str):
                 raise InvalidQueryError("TimezoneOffsetFromUTC must be a string like '+0100'")
-            if text:
-                out.timezone = parse_offset(text)
+            if not parse_value("SH", value).universal:  # B-09: '' and '*' qualify nothing
+                out.timezone = parse_offset(value.strip(" "))
             out.echo[TIMEZONE_OFFSET] = level
             continue
         entity_level = level if key.any_level else key.level

@@ -34,7 +34,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from dicomfs.errors import BadRequestError, NotFoundError
@@ -44,7 +43,15 @@ from dicomfs.index.fastread import InstanceReader
 from dicomfs.index.models import File, Instance, Series, Study
 from dicomfs.index.records import InstanceRecord, Rejection, StoredInstance
 
-__all__ = ["DUPLICATE_PREFIX", "INSTANCE_COLUMNS", "PreparedInstance", "Repository", "prepare"]
+__all__ = [
+    "DUPLICATE_PREFIX",
+    "INSTANCE_COLUMNS",
+    "SERIES_COLUMNS",
+    "STUDY_COLUMNS",
+    "PreparedInstance",
+    "Repository",
+    "prepare",
+]
 
 #: Reason of a file rejected because another file holds the same SOP Instance UID.
 DUPLICATE_PREFIX = "duplicate of "
@@ -77,8 +84,9 @@ class PreparedInstance(NamedTuple):
     """An instance ready for the index: the compact form the scanner's workers send back.
 
     ``values`` holds the ``instances`` columns in :data:`INSTANCE_COLUMNS` order and
-    ``attributes`` the instance's DICOM JSON as stored (text). Study and series rows are derived
-    from ``attributes`` when the instance wins their "latest file" rule.
+    ``attributes`` the instance's DICOM JSON as stored (text). ``study`` and ``series`` hold the
+    row the instance gives its study and series when it wins their "latest file" rule: the
+    columns in :data:`STUDY_COLUMNS` / :data:`SERIES_COLUMNS` order, then the attributes text.
     """
 
     path: str
@@ -86,6 +94,8 @@ class PreparedInstance(NamedTuple):
     mtime_ns: int
     values: tuple[Any, ...]
     attributes: str
+    study: tuple[Any, ...]
+    series: tuple[Any, ...]
 
     @property
     def sop_instance_uid(self) -> str:
@@ -94,26 +104,50 @@ class PreparedInstance(NamedTuple):
 
 #: The ``instances`` columns of :attr:`PreparedInstance.values` (not file_id, not attributes).
 INSTANCE_COLUMNS = tuple(_INSTANCE_COLS)
+#: The ``studies`` and ``series`` columns of :class:`PreparedInstance` (then ``attributes``).
+STUDY_COLUMNS = tuple(_STUDY_COLS)
+SERIES_COLUMNS = tuple(_SERIES_COLS)
 _SOP = INSTANCE_COLUMNS.index("sop_instance_uid")
 _STUDY = INSTANCE_COLUMNS.index("study_instance_uid")
 _SERIES = INSTANCE_COLUMNS.index("series_instance_uid")
+_FRAGMENTS = INSTANCE_COLUMNS.index("frame_fragments")
+_HAS_META = INSTANCE_COLUMNS.index("has_file_meta")
 
 
 def prepare(
-    path: str, size: int, mtime_ns: int, instance: dict[str, Any], attributes: dict[str, Any]
+    path: str,
+    size: int,
+    mtime_ns: int,
+    instance: dict[str, Any],
+    attributes: dict[str, Any],
+    texts: tuple[str, str, str] | None = None,
 ) -> PreparedInstance:
-    """The :class:`PreparedInstance` of a file from its instance columns and DICOM JSON."""
+    """The :class:`PreparedInstance` of a file from its instance columns and DICOM JSON.
+
+    ``texts``, when given, are the stored forms (``json.dumps`` with sorted keys, compact
+    separators and ``ensure_ascii=False``) of ``attributes`` and of its study and series parts
+    (:func:`~dicomfs.index.columns.split_levels`), made by the caller.
+    """
     row = [instance.get(name) for name in INSTANCE_COLUMNS]
     fragments = row[_FRAGMENTS]
     if fragments is not None and not isinstance(fragments, str):
         row[_FRAGMENTS] = json.dumps(fragments, separators=(",", ":"))
     if row[_HAS_META] is None:
         row[_HAS_META] = True
-    return PreparedInstance(path, size, mtime_ns, tuple(row), _dumps(attributes))
-
-
-_FRAGMENTS = INSTANCE_COLUMNS.index("frame_fragments")
-_HAS_META = INSTANCE_COLUMNS.index("has_file_meta")
+    if texts is None:
+        study_json, series_json = split_levels(attributes)
+        texts = (_dumps(attributes), _dumps(study_json), _dumps(series_json))
+    study = study_columns(attributes)
+    series = series_columns(attributes)
+    return PreparedInstance(
+        path,
+        size,
+        mtime_ns,
+        tuple(row),
+        texts[0],
+        (*[study[name] for name in STUDY_COLUMNS], texts[1]),
+        (*[series[name] for name in SERIES_COLUMNS], texts[2]),
+    )
 
 
 def _prepared(record: InstanceRecord | PreparedInstance) -> PreparedInstance:
@@ -157,11 +191,6 @@ class Repository:
 
     def _write(self, work: Callable[[Connection], T]) -> T:
         return write_transaction(self.engine, work)
-
-    def _insert(self, table: Table) -> Any:
-        if self.engine.dialect.name == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
 
     def _placeholder(self) -> str:
         return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
@@ -238,15 +267,19 @@ class Repository:
                 dup_rows.append((path, record.size, record.mtime_ns, reason, sop))
             else:
                 keep[sop] = record
-        # Files that already hold these SOP Instance UIDs under another path.
+        touched_studies: set[str] = set()
+        touched_series: set[str] = set()
+        # Instances that hold these SOP Instance UIDs already (under this path or another).
         holders: dict[str, str] = {}
-        for chunk in _chunks(list(keep)):
-            query = (
-                select(INSTANCES.c.sop_instance_uid, FILES.c.path)
-                .join(FILES, FILES.c.id == INSTANCES.c.file_id)
-                .where(INSTANCES.c.sop_instance_uid.in_(chunk))
-            )
-            holders.update({row.sop_instance_uid: row.path for row in conn.execute(query)})
+        for sop, held, study, series in self._select_in(
+            conn,
+            "SELECT i.sop_instance_uid, f.path, i.study_instance_uid, i.series_instance_uid "
+            "FROM instances i JOIN files f ON f.id = i.file_id WHERE i.sop_instance_uid IN",
+            list(keep),
+        ):
+            holders[sop] = held
+            touched_studies.add(study)
+            touched_series.add(series)
         for sop, held in holders.items():
             record = keep[sop]
             if held == record.path:
@@ -263,59 +296,52 @@ class Repository:
                     update(FILES).where(FILES.c.path == held).values(rejected_reason=reason)
                 )
         kept = list(keep.values())
+        # Instances that these files held before, and those holding the kept SOPs, go first.
+        paths = [r.path for r in kept] + [row[0] for row in dup_rows]
+        studies, series = self._drop_instances_of_paths(conn, paths)
+        touched_studies |= studies
+        touched_series |= series
+        sops = [sop for sop, held in holders.items() if sop in keep]
+        for chunk in _chunks(sops):
+            conn.execute(delete(INSTANCES).where(INSTANCES.c.sop_instance_uid.in_(chunk)))
         self._upsert_files(
             conn, [(r.path, r.size, r.mtime_ns, None, r.values[_SOP]) for r in kept] + dup_rows
         )
-        file_ids = self._file_ids(conn, [r.path for r in kept] + [row[0] for row in dup_rows])
-        # Instances that these files held before, or that hold these SOPs elsewhere, go first.
-        touched_studies: set[str] = {r.values[_STUDY] for r in kept}
-        touched_series: set[str] = {r.values[_SERIES] for r in kept}
-        for column, keys in (
-            (INSTANCES.c.file_id, list(file_ids.values())),
-            (INSTANCES.c.sop_instance_uid, [r.values[_SOP] for r in kept]),
-        ):
-            for chunk in _chunks(keys):
-                old = conn.execute(
-                    select(INSTANCES.c.study_instance_uid, INSTANCES.c.series_instance_uid).where(
-                        column.in_(chunk)
-                    )
-                ).all()
-                if old:
-                    touched_studies.update(row[0] for row in old)
-                    touched_series.update(row[1] for row in old)
-                    conn.execute(delete(INSTANCES).where(column.in_(chunk)))
         if not kept:
             self._refresh(conn, touched_studies, touched_series, {})
             return rejected
+        touched_studies.update(r.values[_STUDY] for r in kept)
+        touched_series.update(r.values[_SERIES] for r in kept)
         # Parents first (placeholders, filled in by _refresh), then the instances.
         p = self._placeholder()
-        studies = {r.values[_STUDY] for r in kept}
-        series = {r.values[_SERIES]: r.values[_STUDY] for r in kept}
         conn.exec_driver_sql(
             f"INSERT INTO studies (study_instance_uid, attributes) VALUES ({p}, '{{}}') "
             "ON CONFLICT (study_instance_uid) DO NOTHING",
-            [(uid,) for uid in sorted(studies)],
+            [(uid,) for uid in sorted({r.values[_STUDY] for r in kept})],
         )
         conn.exec_driver_sql(
             "INSERT INTO series (series_instance_uid, study_instance_uid, attributes) "
             f"VALUES ({p}, {p}, '{{}}') ON CONFLICT (series_instance_uid) DO NOTHING",
-            sorted(series.items()),
+            sorted({r.values[_SERIES]: r.values[_STUDY] for r in kept}.items()),
         )
-        names = ", ".join((*INSTANCE_COLUMNS, "file_id", "attributes"))
-        marks = ", ".join([p] * (len(INSTANCE_COLUMNS) + 2))
+        names = ", ".join((*INSTANCE_COLUMNS, "attributes", "file_id"))
+        marks = ", ".join([p] * (len(INSTANCE_COLUMNS) + 1))
         conn.exec_driver_sql(
-            f"INSERT INTO instances ({names}) VALUES ({marks})",
-            [(*r.values, file_ids[r.path], r.attributes) for r in kept],
+            f"INSERT INTO instances ({names}) "
+            f"VALUES ({marks}, (SELECT id FROM files WHERE path = {p}))",
+            [(*r.values, r.attributes, r.path) for r in kept],
         )
         self._refresh(conn, touched_studies, touched_series, {r.path: r for r in kept})
         return rejected
 
-    def _file_ids(self, conn: Connection, paths: Sequence[str]) -> dict[str, int]:
-        ids: dict[str, int] = {}
-        for chunk in _chunks(list(paths)):
-            query = select(FILES.c.path, FILES.c.id).where(FILES.c.path.in_(chunk))
-            ids.update({row.path: row.id for row in conn.execute(query)})
-        return ids
+    def _select_in(
+        self, conn: Connection, sql: str, keys: Sequence[Any], suffix: str = ""
+    ) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``sql ... IN (keys) suffix``, in chunks of bound parameters."""
+        p = self._placeholder()
+        for chunk in _chunks(keys):
+            marks = ", ".join([p] * len(chunk))
+            yield from conn.exec_driver_sql(f"{sql} ({marks}){suffix}", tuple(chunk)).tuples()
 
     def _refresh(
         self,
@@ -325,48 +351,40 @@ class Repository:
         batch: dict[str, PreparedInstance],
     ) -> None:
         """Re-apply "latest file wins" to these studies and series; drop the empty ones."""
-        loaded: dict[str, dict[str, Any]] = {}
         for level, uids in (("study", sorted(studies)), ("series", sorted(series))):
             table = STUDIES if level == "study" else SERIES
-            key = INSTANCES.c.study_instance_uid if level == "study" else (
-                INSTANCES.c.series_instance_uid
+            column = "study_instance_uid" if level == "study" else "series_instance_uid"
+            names = STUDY_COLUMNS if level == "study" else SERIES_COLUMNS
+            ranked = (
+                f"SELECT uid, path FROM (SELECT i.{column} AS uid, f.path AS path, "
+                f"row_number() OVER (PARTITION BY i.{column} "
+                "ORDER BY f.mtime_ns DESC, f.path DESC) AS rn "
+                f"FROM instances i JOIN files f ON f.id = i.file_id WHERE i.{column} IN"
             )
-            winners: dict[str, str] = {}
-            for chunk in _chunks(uids):
-                ranked = (
-                    select(
-                        key.label("uid"),
-                        FILES.c.path,
-                        func.row_number()
-                        .over(
-                            partition_by=key,
-                            order_by=(FILES.c.mtime_ns.desc(), FILES.c.path.desc()),
-                        )
-                        .label("rank"),
-                    )
-                    .join(FILES, FILES.c.id == INSTANCES.c.file_id)
-                    .where(key.in_(chunk))
-                    .subquery()
-                )
-                rows = conn.execute(select(ranked.c.uid, ranked.c.path).where(ranked.c.rank == 1))
-                winners.update({row.uid: row.path for row in rows})
+            winners: dict[str, str] = {
+                uid: path
+                for uid, path in self._select_in(conn, ranked, uids, ") ranked WHERE rn = 1")
+            }
             empty = [uid for uid in uids if uid not in winners]
             pk = table.primary_key.columns.values()[0]
             for chunk in _chunks(empty):
                 conn.execute(delete(table).where(pk.in_(chunk)))
-            for path in winners.values():
-                if path not in loaded and path in batch:
-                    loaded[path] = json.loads(batch[path].attributes)
-            missing = [path for path in winners.values() if path not in loaded]
-            loaded.update(self._attributes_of_paths(conn, missing))
+            stored = self._attributes_of_paths(
+                conn, [path for path in winners.values() if path not in batch]
+            )
             updates: list[dict[str, Any]] = []
             for uid, path in winners.items():
-                attributes = loaded[path]
-                study_json, series_json = split_levels(attributes)
-                if level == "study":
-                    row = {**study_columns(attributes), "attributes": _dumps(study_json)}
+                record = batch.get(path)
+                if record is not None:
+                    own = record.study if level == "study" else record.series
+                    row = dict(zip((*names, "attributes"), own, strict=True))
                 else:
-                    row = {**series_columns(attributes), "attributes": _dumps(series_json)}
+                    attributes = stored[path]
+                    study_json, series_json = split_levels(attributes)
+                    if level == "study":
+                        row = {**study_columns(attributes), "attributes": _dumps(study_json)}
+                    else:
+                        row = {**series_columns(attributes), "attributes": _dumps(series_json)}
                 row["b_uid"] = uid
                 updates.append(row)
             if updates:
@@ -418,16 +436,18 @@ class Repository:
     ) -> tuple[set[str], set[str]]:
         studies: set[str] = set()
         series: set[str] = set()
-        for chunk in _chunks(list(paths)):
-            ids = select(FILES.c.id).where(FILES.c.path.in_(chunk)).scalar_subquery()
-            rows = conn.execute(
-                select(INSTANCES.c.study_instance_uid, INSTANCES.c.series_instance_uid).where(
-                    INSTANCES.c.file_id.in_(ids)
-                )
-            ).all()
-            studies.update(row[0] for row in rows)
-            series.update(row[1] for row in rows)
-            conn.execute(delete(INSTANCES).where(INSTANCES.c.file_id.in_(ids)))
+        rows = list(
+            self._select_in(
+                conn,
+                "SELECT i.study_instance_uid, i.series_instance_uid, i.file_id "
+                "FROM instances i JOIN files f ON f.id = i.file_id WHERE f.path IN",
+                paths,
+            )
+        )
+        studies.update(row[0] for row in rows)
+        series.update(row[1] for row in rows)
+        for chunk in _chunks([row[2] for row in rows]):
+            conn.execute(delete(INSTANCES).where(INSTANCES.c.file_id.in_(chunk)))
         return studies, series
 
     def remove_paths(self, paths: Iterable[str]) -> None:

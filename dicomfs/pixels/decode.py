@@ -125,8 +125,10 @@ def decode_frame(
     if (
         tsyntax == ExplicitVRLittleEndian
         and opts.get("photometric_interpretation") == "YBR_FULL_422"
+        and len(frame) * 8 != opts["rows"] * opts["columns"] * 2 * opts["bits_allocated"]
     ):
-        raw = True  # native 4:2:2 is up-sampled by pydicom; no colour conversion wanted here
+        # Labelled 4:2:2 but not sub-sampled (frames.frame_bits measured it): full YBR.
+        opts["photometric_interpretation"] = "YBR_FULL"
     try:
         arr, _ = get_decoder(tsyntax).as_array(src, raw=raw, **opts)
     except (ValueError, RuntimeError, NotImplementedError, KeyError, IndexError) as exc:

@@ -8,6 +8,10 @@ and, for encapsulated data, where every fragment of every frame lies. A frame is
   byte-swapped according to the pixel data VR (OW: 16-bit words, OF/OL: 32-bit, OD/OV: 64-bit,
   OB: never), exactly as pydicom reads them.
 * 1-bit frames (F-04) start at bit ``(k-1)*R*C*S`` and are returned re-packed from bit 0.
+* Native YBR_FULL_422 frames are sub-sampled: two samples per pixel (Y Y Cb Cr for each pair of
+  pixels), so a frame is ``Rows*Columns*2*BitsAllocated/8`` bytes, not ``*3`` (PS3.5 §8.2.1,
+  PS3.3 C.7.6.3.1.2). The index does not record the Photometric Interpretation: such data is
+  recognised by its length (exactly the sub-sampled size, less than the full size).
 * Encapsulated frames (F-05) are the values of their fragments joined, item headers excluded.
 
 Files whose pixel data offsets are unknown (deflated files, files the index could not map) are
@@ -26,13 +30,19 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian
 
-from dicomfs.errors import CorruptFileError, InvalidQueryError, NotFoundError
+from dicomfs.errors import (
+    CorruptFileError,
+    InvalidQueryError,
+    NotAcceptableError,
+    NotFoundError,
+)
 from dicomfs.index.records import StoredInstance
 
 __all__ = [
     "PIXEL_KEYWORDS",
     "byteswap",
     "check_frame_numbers",
+    "frame_bits",
     "frame_count",
     "frames_from_dataset",
     "has_pixel_data",
@@ -56,7 +66,9 @@ def check_frame_numbers(frame_numbers: object) -> list[int]:
     Parameters
     ----------
     frame_numbers: Sequence[int]
-        One-based frame numbers, in the order wanted; duplicates are kept.
+        One-based frame numbers, in the order wanted (kept: F-01). A number may repeat: the
+        frame is then returned again (issue 3 pins "requested order and duplicates kept", the
+        choice F-02 leaves open; a list is not a URL and callers build it on purpose).
 
     Returns
     -------
@@ -66,12 +78,13 @@ def check_frame_numbers(frame_numbers: object) -> list[int]:
     Raises
     ------
     InvalidQueryError
-        Empty list, a string, or an item that is not a positive integer (bools are not integers).
+        Empty list, a string, or an item that is not a positive integer (bools are not
+        integers).
 
     Examples
     --------
-    >>> check_frame_numbers((3, 1, 3))
-    [3, 1, 3]
+    >>> check_frame_numbers((3, 1))
+    [3, 1]
     """
     if isinstance(frame_numbers, (str, bytes)) or not isinstance(frame_numbers, Sequence):
         raise InvalidQueryError(f"frame_numbers must be a sequence of integers: {frame_numbers!r}")
@@ -115,9 +128,33 @@ def uses_offsets(inst: StoredInstance) -> bool:
     )
 
 
+def frame_bits(
+    rows: int, columns: int, samples: int, bits: int, frames: int, value_length: int | None
+) -> int:
+    """Bits of one native frame: ``rows*columns*samples*bits``, or ``*2`` instead of ``*3``
+    for sub-sampled YBR_FULL_422 data (recognised by ``value_length``, in bytes).
+
+    >>> frame_bits(4, 4, 3, 8, 2, 64)  # 2 frames of 4x4 YBR_FULL_422: 32 bytes each
+    256
+    >>> frame_bits(4, 4, 3, 8, 2, 96)  # 2 frames of 4x4 RGB: 48 bytes each
+    384
+    """
+    full = rows * columns * samples * bits
+    if samples == 3 and bits >= 8 and value_length is not None:
+        sub = rows * columns * 2 * bits
+        if value_length * 8 < full * frames and value_length * 8 in (
+            sub * frames, sub * frames + 8
+        ):
+            return sub
+    return full
+
+
 def _frame_bits(inst: StoredInstance) -> int:
     rows, columns, bits = inst.rows or 0, inst.columns or 0, inst.bits_allocated or 0
-    return rows * columns * (inst.samples_per_pixel or 1) * bits
+    return frame_bits(
+        rows, columns, inst.samples_per_pixel or 1, bits, frame_count(inst),
+        inst.pixel_data_length,
+    )
 
 
 def byteswap(data: bytes, unit: int) -> bytes:
@@ -214,7 +251,11 @@ def read_frames(path: Path, inst: StoredInstance, numbers: Sequence[int]) -> Ite
         if number > count:
             raise NotFoundError(f"frame {number} does not exist (the instance has {count})")
     encapsulated = is_encapsulated(inst)
-    with open(path, "rb") as fh:
+    try:
+        fh = open(path, "rb")  # closed by the with below
+    except OSError as exc:
+        raise CorruptFileError(f"{inst.path}: cannot be read: {exc}") from exc
+    with fh:
         swap_unit = 1
         if not encapsulated and inst.transfer_syntax_uid == ExplicitVRBigEndian:
             swap_unit = _SWAP_UNIT.get(_pixel_vr(fh, inst), 1)
@@ -254,9 +295,12 @@ def frames_from_dataset(ds: Dataset, numbers: Sequence[int]) -> Iterator[bytes]:
         return
     if ds.original_encoding[1] is False:
         value = byteswap(value, _SWAP_UNIT.get(str(elem.VR), 1))
-    nbits = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1)) * int(
-        ds.BitsAllocated
-    )
+    try:
+        rows, columns = int(ds.Rows), int(ds.Columns)
+        samples, allocated = int(ds.get("SamplesPerPixel", 1)), int(ds.BitsAllocated)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise NotAcceptableError(f"incomplete Image Pixel module: {exc}") from exc
+    nbits = frame_bits(rows, columns, samples, allocated, count, len(value))
     for number in numbers:
         start = (number - 1) * nbits
         if nbits % 8 == 0 and start % 8 == 0:

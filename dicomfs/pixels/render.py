@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
@@ -27,6 +28,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, apply_voi
 
 from dicomfs.errors import InvalidQueryError, NotAcceptableError
+from dicomfs.pixels.gif import animated_gif
 
 __all__ = [
     "RenderOptions",
@@ -51,6 +53,12 @@ DEFAULT_QUALITY = 90
 PNG_COMPRESS_LEVEL = 1
 #: Frame duration of animated GIFs (series rendered, several frames), in milliseconds.
 GIF_FRAME_MS = 100
+#: Largest viewport width or height (a bigger one is an unsupported viewport: 400, H-06).
+MAX_VIEWPORT = 16384
+#: Largest magnitude of sx, sy, sw, sh (regions are clamped to the image anyway).
+MAX_REGION = 2**31 - 1
+_INT_RE = re.compile(r"[+-]?[0-9]+\Z")
+_DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
 
 @dataclass(frozen=True)
@@ -98,10 +106,9 @@ def _parse_window(text: str) -> tuple[float, float, str]:
             f"window must be 'center,width,function' with function linear, linear-exact or "
             f"sigmoid: {text!r}"
         )
-    try:
-        center, width = float(parts[0]), float(parts[1])
-    except ValueError as exc:
-        raise InvalidQueryError(f"window center and width must be numbers: {text!r}") from exc
+    if not (_DECIMAL_RE.match(parts[0]) and _DECIMAL_RE.match(parts[1])):
+        raise InvalidQueryError(f"window center and width must be decimal numbers: {text!r}")
+    center, width = float(parts[0]), float(parts[1])
     if not (math.isfinite(center) and math.isfinite(width)):
         raise InvalidQueryError(f"window values must be finite: {text!r}")
     if (parts[2] == "linear" and width < 1) or width <= 0:
@@ -110,10 +117,13 @@ def _parse_window(text: str) -> tuple[float, float, str]:
 
 
 def _int_field(text: str, name: str) -> int:
-    try:
-        return int(text)
-    except ValueError as exc:
-        raise InvalidQueryError(f"viewport {name} must be an integer: {text!r}") from exc
+    if not _INT_RE.match(text):
+        raise InvalidQueryError(f"viewport {name} must be an integer: {text!r}")
+    value = int(text)
+    limit = MAX_VIEWPORT if name in ("vw", "vh") else MAX_REGION
+    if abs(value) > limit:
+        raise InvalidQueryError(f"viewport {name} {value} is beyond the supported {limit}")
+    return value
 
 
 def _parse_viewport(text: str) -> Viewport:
@@ -169,7 +179,7 @@ def parse_params(params: object, media_type: str) -> RenderOptions:
     quality = DEFAULT_QUALITY
     if "quality" in params:
         text = _text("quality", params["quality"])
-        if not text.isdigit() or not 1 <= int(text) <= 100:
+        if not _INT_RE.match(text) or not 1 <= int(text) <= 100:
             raise InvalidQueryError(f"quality must be an integer from 1 to 100: {text!r}")
         quality = int(text)
     annotation: tuple[str, ...] = ()
@@ -243,9 +253,10 @@ def _first(value: Any) -> float | None:
             return None
         value = value[0]
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None  # "nan" / "inf" in a DS: no value
 
 
 def _modality(frame: np.ndarray, ds: Dataset, index: int) -> np.ndarray:
@@ -319,7 +330,10 @@ def display_pixels(
     """
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
     if photometric == "PALETTE COLOR":
-        rgb = apply_color_lut(frame, ds)
+        try:
+            rgb = apply_color_lut(frame, ds)
+        except (AttributeError, TypeError, ValueError) as exc:  # no usable Palette Color LUT
+            raise NotAcceptableError(f"cannot apply the palette: {exc}") from exc
         descriptor = ds.get("RedPaletteColorLookupTableDescriptor")
         bits = int(descriptor[2]) if descriptor else 8
         if bits > 8:
@@ -396,14 +410,10 @@ def encode(images: Sequence[Image.Image], options: RenderOptions) -> bytes:
     elif options.media_type == "image/png":
         first.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL, **extra)
     elif options.media_type == "image/gif":
-        frames = [im if im.mode in ("L", "P") else im.convert("P") for im in images]
-        if len(frames) == 1:
-            frames[0].save(buffer, "GIF")
-        else:
-            frames[0].save(
-                buffer, "GIF", save_all=True, append_images=frames[1:],
-                duration=GIF_FRAME_MS, loop=0,
-            )
+        if len(images) == 1:
+            first.save(buffer, "GIF")
+        else:  # one GIF frame per image, identical ones too (Pillow would merge them)
+            return animated_gif(images, GIF_FRAME_MS)
     else:
         raise NotAcceptableError(f"cannot render as {options.media_type}")
     return buffer.getvalue()

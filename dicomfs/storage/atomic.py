@@ -176,12 +176,16 @@ class StagedFile:
         Folders created for it (their parents are fsynced at commit).
     synced: bool
         Whether the bytes were already fsynced.
+    size, mtime_ns: int
+        The temporary file's size and modification time once written (a rename keeps them).
     """
 
     target: Path
     temporary: Path
     created_dirs: list[Path]
     synced: bool = False
+    size: int = 0
+    mtime_ns: int = 0
 
 
 def stage(
@@ -227,6 +231,7 @@ def stage(
         while view:
             written = os.write(fd, view)
             view = view[written:]
+        st = os.fstat(fd)
         if durable:
             os.fsync(fd)
     except OSError:
@@ -234,7 +239,7 @@ def stage(
         unlink_quietly(temporary)
         raise
     os.close(fd)
-    return StagedFile(target, temporary, created, durable)
+    return StagedFile(target, temporary, created, durable, st.st_size, st.st_mtime_ns)
 
 
 def sync_staged(staged: Iterable[StagedFile]) -> None:

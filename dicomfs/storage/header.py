@@ -23,10 +23,10 @@ import struct
 import zlib
 from io import BufferedReader, BytesIO, FileIO
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, cast
 
 from pydicom import dcmread
-from pydicom.dataelem import RawDataElement, empty_value_for_VR
+from pydicom.dataelem import DataElement, RawDataElement, empty_value_for_VR
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import _at_pixel_data, _read_file_meta_info, read_dataset, read_preamble
@@ -92,11 +92,13 @@ class _Parsed(NamedTuple):
     mtime_ns: int
     instance: dict[str, Any]
     attributes: dict[str, Any]
+    #: The index texts (whole, study part, series part), when the fast path made them.
+    texts: indexjson.Texts | None
 
 
 def read(root: Path, relpath: str) -> InstanceRecord | RejectedFile:
     """Read ``root/relpath``; a record, or ``(Rejection, size, mtime_ns, sop_uid)``."""
-    parsed = _read(root, relpath)
+    parsed = _read(root, relpath, False)
     if not isinstance(parsed, _Parsed):
         return parsed
     attributes = parsed.attributes
@@ -116,13 +118,15 @@ def read(root: Path, relpath: str) -> InstanceRecord | RejectedFile:
 
 def read_prepared(root: Path, relpath: str) -> PreparedInstance | RejectedFile:
     """Like :func:`read`, in the compact form the scanner's workers send back."""
-    parsed = _read(root, relpath)
+    parsed = _read(root, relpath, True)
     if not isinstance(parsed, _Parsed):
         return parsed
-    return prepare(relpath, parsed.size, parsed.mtime_ns, parsed.instance, parsed.attributes)
+    return prepare(
+        relpath, parsed.size, parsed.mtime_ns, parsed.instance, parsed.attributes, parsed.texts
+    )
 
 
-def _read(root: Path, relpath: str) -> _Parsed | RejectedFile:
+def _read(root: Path, relpath: str, encode: bool) -> _Parsed | RejectedFile:
     try:
         fp = open(os.path.join(root, relpath), "rb", buffering=0)
     except OSError as exc:
@@ -131,13 +135,55 @@ def _read(root: Path, relpath: str) -> _Parsed | RejectedFile:
         st = os.fstat(fp.fileno())
         size, mtime = st.st_size, st.st_mtime_ns
         try:
-            instance, attributes = _parse(fp, size)
+            instance, attributes, texts = _parse(fp, size, encode)
         except _Rejected as rejected:
             return (Rejection(relpath, rejected.reason), size, mtime, rejected.sop)
         except READ_ERRORS as exc:
             reason = f"unreadable DICOM ({type(exc).__name__}): {_one_line(exc)}"
             return (Rejection(relpath, reason), size, mtime, None)
-    return _Parsed(size, mtime, instance, attributes)
+    return _Parsed(size, mtime, instance, attributes, texts)
+
+
+class _NamedBuffer(BytesIO):
+    """Bytes read like a file: pydicom asks a ``BufferedReader`` for its raw stream's name."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        super().__init__(data)
+        self.name = name
+
+
+def read_buffer(relpath: str, data: bytes, mtime_ns: int) -> PreparedInstance | RejectedFile:
+    """Like :func:`read_prepared`, for a file whose whole content is ``data`` (STOW's own files).
+
+    The same parser as for a file on disk; ``size`` is ``len(data)``.
+    """
+    size = len(data)
+    try:
+        instance, attributes, texts = _parse(cast(FileIO, _NamedBuffer(data, relpath)), size, True)
+    except _Rejected as rejected:
+        return (Rejection(relpath, rejected.reason), size, mtime_ns, rejected.sop)
+    except READ_ERRORS as exc:
+        reason = f"unreadable DICOM ({type(exc).__name__}): {_one_line(exc)}"
+        return (Rejection(relpath, reason), size, mtime_ns, None)
+    return prepare(relpath, size, mtime_ns, instance, attributes, texts)
+
+
+class _BoundedReader(BufferedReader):
+    """A reader that never asks for more than the file holds.
+
+    pydicom reads an element's value with ``read(length)``: a corrupt length (e.g. 0xFFFFFFF0 in a
+    3 kB file) would allocate gigabytes. Clamped, the value comes back short and the file is
+    rejected as truncated.
+    """
+
+    def __init__(self, raw: Any, size: int) -> None:
+        super().__init__(raw)
+        self._size = size
+
+    def read(self, n: int | None = -1, /) -> bytes:
+        if n is not None and n > 0:
+            n = max(0, min(n, self._size - self.tell()))
+        return super().read(n)
 
 
 def _looks_like_dataset(fp: BinaryIO) -> bool:
@@ -171,16 +217,25 @@ def _check_complete(ds: Dataset, position: int, size: int, sop: str | None) -> N
             )
 
 
-def _parse(fp: FileIO, size: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Instance columns and DICOM JSON of a file: the fast path, else pydicom."""
+def _parse(
+    fp: FileIO, size: int, encode: bool
+) -> tuple[dict[str, Any], dict[str, Any], indexjson.Texts | None]:
+    """Instance columns, DICOM JSON (and its text if ``encode``): the fast path, else pydicom.
+
+    The attributes made with ``encode`` share element dicts with a cache: read-only.
+    """
     if size == 0:
         raise _Rejected("not a DICOM file (empty)")
+    texts: indexjson.Texts | None = None
     try:
         raw = rawheader.parse(fp, size)
-        attributes = indexjson.raw_json(raw.data, raw.elements)
+        if encode:
+            attributes, texts = indexjson.raw_json_text(raw)
+        else:
+            attributes = indexjson.raw_json(raw)
     except rawheader.Fallback:
         fp.seek(0)
-        return _parse_with_pydicom(BufferedReader(fp), size)
+        return (*_parse_with_pydicom(_BoundedReader(fp, size), size), None)
     pixel: dict[str, Any] = {
         "pixel_data_tag": raw.pixel_tag,
         "pixel_data_offset": raw.pixel_offset,
@@ -197,16 +252,17 @@ def _parse(fp: FileIO, size: int) -> tuple[dict[str, Any], dict[str, Any]]:
             )
         except PixelDataError as exc:
             raise _Rejected(str(exc)) from exc
-    return _finish(attributes, pixel, raw.transfer_syntax, True)
+    return (*_finish(attributes, pixel, raw.transfer_syntax, True), texts)
 
 
 def _frame_tables(raw: rawheader.RawHeader) -> Dataset:
     """The elements :func:`locate_pixel_data` reads (NumberOfFrames, Extended Offset Table)."""
-    elements: dict[BaseTag, RawDataElement] = {}
+    elements: dict[BaseTag, DataElement | RawDataElement] = {}
     for tag, vr, start, end in raw.elements:
         if tag in (0x00280008, 0x7FE00001):
             key = BaseTag(tag)
-            value = raw.data[start:end] if end > start else empty_value_for_VR(vr, raw=True)
+            empty = cast(bytes | None, empty_value_for_VR(vr, raw=True))
+            value = raw.data[start:end] if end > start else empty
             elements[key] = RawDataElement(
                 key, None if raw.implicit else vr, end - start, value, start, raw.implicit, True
             )
@@ -217,6 +273,7 @@ def _parse_with_pydicom(
     fp: BinaryIO, file_size: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     size = file_size
+    ds: Dataset
     try:
         ds = dcmread(fp, stop_before_pixels=True)
     except InvalidDicomError as exc:

@@ -35,18 +35,18 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from dicomfs.index.engine import is_memory
 from dicomfs.index.records import InstanceRecord, Rejection, SyncReport
-from dicomfs.index.repository import Repository
+from dicomfs.index.repository import PreparedInstance, Repository
 from dicomfs.storage import header
 from dicomfs.storage.atomic import is_temporary_name
 
-__all__ = ["DICOMFS_DIR", "read_file", "sync", "walk"]
+__all__ = ["DICOMFS_DIR", "read_buffer", "read_file", "sync", "walk"]
 
 #: The folder under the root where dicomfs keeps its own files (never indexed).
 DICOMFS_DIR = ".dicomfs"
-#: Paths per task handed to a worker process.
-_TASK = 128
+#: Paths per task handed to a worker process (at most; at least _TASK_MIN).
+_TASK = 500
+_TASK_MIN = 50
 #: Records per write transaction.
 _WRITE_BATCH = 2000
 #: Below this many files to read, reading happens in this process (a pool costs more).
@@ -78,7 +78,10 @@ def walk(root: Path) -> tuple[dict[str, tuple[int, int]], list[RejectedFile]]:
                 items = list(entries)
         except OSError as exc:
             if prefix:
-                st = os.lstat(folder)
+                try:
+                    st = os.lstat(folder)
+                except OSError:  # removed since it was listed: nothing to index
+                    continue
                 reason = f"unreadable folder: {exc.strerror or exc}"
                 rejected.append((Rejection(prefix.rstrip("/"), reason), 0, st.st_mtime_ns, None))
                 continue
@@ -88,6 +91,11 @@ def walk(root: Path) -> tuple[dict[str, tuple[int, int]], list[RejectedFile]]:
             if not prefix and entry.name == DICOMFS_DIR:
                 continue
             if is_temporary_name(entry.name):  # dicomfs's own temporary files and tombstones
+                continue
+            if not _is_utf8(entry.name):  # the index keys paths by UTF-8 text
+                item = _bad_name_rejection(entry, relpath)
+                if item is not None:
+                    rejected.append(item)
                 continue
             try:
                 if entry.is_symlink():
@@ -111,6 +119,26 @@ def walk(root: Path) -> tuple[dict[str, tuple[int, int]], list[RejectedFile]]:
                 reason = "not a regular file"
                 rejected.append((Rejection(relpath, reason), 0, st.st_mtime_ns, None))
     return files, rejected
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a name holding bytes that are not UTF-8 (decoded as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _bad_name_rejection(entry: os.DirEntry[str], relpath: str) -> RejectedFile | None:
+    """A file or folder whose name is not UTF-8, rejected under a printable (escaped) path."""
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except OSError:  # gone since it was listed
+        return None
+    shown = relpath.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    reason = "name is not valid UTF-8: not indexed"
+    return (Rejection(shown, reason), st.st_size, st.st_mtime_ns, None)
 
 
 def _symlink_rejection(path: str, real_root: str) -> str | None:
@@ -155,42 +183,53 @@ def read_file(root: Path, relpath: str) -> InstanceRecord | Rejection:
     return result[0]
 
 
+def read_buffer(relpath: str, data: bytes, mtime_ns: int) -> PreparedInstance | Rejection:
+    """Like :func:`read_file`, for a file whose content is in memory (STOW reads its own files).
+
+    Parameters
+    ----------
+    relpath: str
+        The file's POSIX path relative to the root.
+    data: bytes
+        The file's whole content (its size is ``len(data)``).
+    mtime_ns: int
+        The file's modification time.
+
+    Returns
+    -------
+    PreparedInstance or Rejection
+        The index rows :func:`read_file` gives for the file (as ``Repository.upsert`` takes
+        them), or why the file cannot be indexed.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = header.read_buffer(relpath, data, mtime_ns)
+    return result if isinstance(result, PreparedInstance) else result[0]
+
+
 def _read_quietly(root: Path, relpath: str) -> InstanceRecord | RejectedFile:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return header.read(root, relpath)
 
 
-def _read_batch(args: tuple[str, Sequence[str]]) -> list[InstanceRecord | RejectedFile]:
+Result = PreparedInstance | RejectedFile
+
+
+def _read_batch(args: tuple[str, Sequence[str]]) -> list[Result]:
     root, paths = args
     base = Path(root)
-    return [header.read(base, path) for path in paths]
+    return [header.read_prepared(base, path) for path in paths]
 
 
-_worker_repo: Repository | None = None
-_worker_lock: Any = None
+def _read_batch_quietly(args: tuple[str, Sequence[str]]) -> list[Result]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _read_batch(args)
 
 
-def _init_worker(url: str | None, lock: Any = None) -> None:
-    global _worker_repo, _worker_lock
+def _init_worker() -> None:
     warnings.simplefilter("ignore")
-    _worker_lock = lock
-    if url is not None:
-        from dicomfs.index.engine import create_index_engine
-
-        _worker_repo = Repository(create_index_engine(url))
-
-
-def _read_and_write(args: tuple[str, Sequence[str]]) -> int:
-    """Worker: read a batch and write it to the index itself (no records cross processes)."""
-    assert _worker_repo is not None
-    results = _read_batch(args)
-    records = [r for r in results if isinstance(r, InstanceRecord)]
-    rejected = [r for r in results if not isinstance(r, InstanceRecord)]
-    # The workers' own lock: SQLite's busy handler would sleep far longer than a write takes.
-    with _worker_lock:
-        _flush(_worker_repo, records, rejected)
-    return len(results)
 
 
 def _pool_context() -> Any:
@@ -207,38 +246,22 @@ def _workers(workers: int | None) -> int:
     return workers if workers is not None else (os.cpu_count() or 1)
 
 
-def _read_in_pool(
-    root: Path, repo: Repository, paths: Sequence[str], workers: int, bar: Any
-) -> None:
-    """Workers read and write their own batches (file or server databases)."""
-    url = repo.engine.url.render_as_string(hide_password=False)
-    size = max(_TASK, min(_WRITE_BATCH, -(-len(paths) // (workers * 4))))
-    tasks = [(str(root), paths[i : i + size]) for i in range(0, len(paths), size)]
-    context = _pool_context()
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker,
-        initargs=(url, context.Lock()),
-    ) as pool:
-        for done in pool.map(_read_and_write, tasks):
-            if bar is not None:
-                bar.update(done)
+def _read_all(root: Path, paths: Sequence[str], workers: int) -> Iterator[list[Result]]:
+    """Batches of read results, in path order: read here, or by a pool of worker processes.
 
-
-def _read_all(
-    root: Path, paths: Sequence[str], workers: int
-) -> Iterator[InstanceRecord | RejectedFile]:
-    """Read in this process, or in a pool that sends the records back (in-memory index)."""
+    The workers only read (and encode the JSON); this process writes the index while they read
+    the next batches, so one writer holds the index and no lock is ever waited for.
+    """
     if workers <= 1 or len(paths) < _POOL_MIN:
-        for path in paths:
-            yield _read_quietly(root, path)
+        for start in range(0, len(paths), _TASK):
+            yield _read_batch_quietly((str(root), paths[start : start + _TASK]))
         return
-    tasks = [(str(root), paths[i : i + _TASK]) for i in range(0, len(paths), _TASK)]
+    size = max(_TASK_MIN, min(_TASK, -(-len(paths) // (workers * 8))))
+    tasks = [(str(root), paths[i : i + size]) for i in range(0, len(paths), size)]
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=_pool_context(), initializer=_init_worker,
-        initargs=(None,),
+        max_workers=workers, mp_context=_pool_context(), initializer=_init_worker
     ) as pool:
-        for batch in pool.map(_read_batch, tasks):
-            yield from batch
+        yield from pool.map(_read_batch, tasks)
 
 
 def _progress(total: int, enabled: bool, desc: str) -> Any:
@@ -315,21 +338,18 @@ def sync(
 def _read_into(
     root: Path, repo: Repository, paths: Sequence[str], workers: int | None, progress: bool
 ) -> None:
-    count = _workers(workers)
     bar = _progress(len(paths), progress, "indexing")
+    records: list[PreparedInstance] = []
+    rejected: list[RejectedFile] = []
     try:
-        if count > 1 and len(paths) >= _POOL_MIN and not is_memory(repo.engine):
-            _read_in_pool(root, repo, paths, count, bar)
-            return
-        records: list[InstanceRecord] = []
-        rejected: list[RejectedFile] = []
-        for result in _read_all(root, paths, count):
-            if isinstance(result, InstanceRecord):
-                records.append(result)
-            else:
-                rejected.append(result)
+        for batch in _read_all(root, paths, _workers(workers)):
+            for result in batch:
+                if isinstance(result, PreparedInstance):
+                    records.append(result)
+                else:
+                    rejected.append(result)
             if bar is not None:
-                bar.update(1)
+                bar.update(len(batch))
             if len(records) + len(rejected) >= _WRITE_BATCH:
                 _flush(repo, records, rejected)
         _flush(repo, records, rejected)
@@ -338,8 +358,7 @@ def _read_into(
             bar.close()
 
 
-def _flush(repo: Repository, records: list[InstanceRecord], rejected: list[RejectedFile]) -> None:
-    repo.upsert(records)
-    repo.reject_many(rejected)
+def _flush(repo: Repository, records: list[PreparedInstance], rejected: list[RejectedFile]) -> None:
+    repo.write_batch(records, rejected)
     records.clear()
     rejected.clear()

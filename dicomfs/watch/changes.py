@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -64,6 +66,10 @@ NOISE_PATTERNS = (
 )
 
 
+#: The noise patterns as one regular expression (``fnmatchcase`` semantics).
+_NOISE_RE = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in NOISE_PATTERNS))
+
+
 class ChangeKind(enum.Enum):
     """What happened to a path."""
 
@@ -100,8 +106,9 @@ class Change:
         for value in (self.path, self.dest):
             if value is None:
                 continue
-            pure = PurePosixPath(value)
-            if pure.is_absolute() or ".." in pure.parts:
+            # PurePosixPath(value).is_absolute() or ".." in its parts, without making the path
+            # (a burst of copies brings thousands of changes a second).
+            if value.startswith("/") or ".." in value.split("/"):
                 raise ValueError(f"change paths must be relative and inside the folder: {value!r}")
 
 
@@ -130,6 +137,7 @@ class WatchEvent:
     sop_instance_uid: str | None = None
 
 
+@functools.lru_cache(maxsize=8192)
 def is_noise(relpath: str) -> bool:
     """Tell whether a relative path is never acted upon.
 
@@ -152,7 +160,7 @@ def is_noise(relpath: str) -> bool:
     name = parts[-1]
     if name in IGNORED_DIRECTORIES:
         return True
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in NOISE_PATTERNS)
+    return _NOISE_RE.match(name) is not None
 
 
 def relevant(changes: Iterable[Change]) -> list[Change]:

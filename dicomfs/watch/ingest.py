@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
 import pydicom
@@ -28,11 +30,34 @@ from dicomfs.transfer import stow_outcomes
 from dicomfs.watch.changes import REJECTED_DIR, WatchEvent
 from dicomfs.watch.sync import FileStat, LocalFilesystem, WatchState
 
-__all__ = ["Inbox", "REQUIRED_UIDS", "check_dataset", "read_candidate"]
+__all__ = ["Candidate", "Inbox", "REQUIRED_UIDS", "RetryLater", "check_dataset", "read_candidate"]
 
 #: Attributes an instance must have to be stored (CONFORMANCE I-12).
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
 _UNDEFINED = 0xFFFFFFFF
+
+#: ``retry(relpath, stat, delay)``: see the file again ``delay`` seconds from now if unchanged
+#: (:meth:`dicomfs.watch.sync.WatchState.retry`, called by whoever owns the state).
+RetryLater = Callable[[str, FileStat, float], None]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An inbox file read completely and checked, ready to be stored.
+
+    Attributes
+    ----------
+    relpath: str
+        The file, relative to the inbox.
+    stat: FileStat
+        Its size and mtime when read (it is removed only if still the same once stored).
+    dataset: Dataset
+        The instance.
+    """
+
+    relpath: str
+    stat: FileStat
+    dataset: Dataset
 
 
 class _Incomplete(ValueError):
@@ -91,8 +116,10 @@ def read_candidate(path: Path) -> Dataset:
     OSError
         It cannot be read.
     """
+    with open(path, "rb") as handle:  # one read: parsing from memory makes no system calls
+        data = handle.read()
     try:
-        ds = pydicom.dcmread(path)
+        ds = pydicom.dcmread(BytesIO(data))
     except InvalidDicomError as exc:
         raise _Unusable("not a DICOM file (no DICM prefix)") from exc
     except (EOFError, ValueError, KeyError, TypeError, NotImplementedError) as exc:
@@ -104,6 +131,10 @@ def read_candidate(path: Path) -> Dataset:
 class Inbox:
     """Moves complete files from an inbox folder into a store.
 
+    :meth:`ingest` does it all in the caller's thread; the watch loop instead calls :meth:`read`
+    in its own thread and :meth:`store` in a worker thread (:mod:`dicomfs.watch.pipeline`), so
+    that files are read while the previous batch is being stored.
+
     Parameters
     ----------
     folder: Path
@@ -111,14 +142,14 @@ class Inbox:
     target: DICOMClient
         Where instances are stored (a local store or a DICOMweb server).
     batch_size: int
-        Most instances sent in one ``store_instances`` call.
+        Most instances sent in one ``store_instances`` call by :meth:`ingest`.
     grace: float
         A broken file modified less than this many seconds ago is retried rather than
         rejected (a writer may still be at work on it).
     retry_delay: float
         Seconds before a file is tried again.
     report: callable, optional
-        Called with each :class:`WatchEvent`.
+        Called with each :class:`WatchEvent` by :meth:`ingest`.
     """
 
     def __init__(
@@ -133,6 +164,8 @@ class Inbox:
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if grace < 0 or retry_delay < 0:
+            raise ValueError(f"grace and retry_delay must be >= 0, got {grace}, {retry_delay}")
         self.folder = Path(folder)
         self.fs = LocalFilesystem(self.folder)
         self.target = target
@@ -159,7 +192,10 @@ class Inbox:
             One per file, in the order handled.
         """
         events: list[WatchEvent] = []
-        batch: list[tuple[str, FileStat, Dataset]] = []
+        batch: list[Candidate] = []
+
+        def retry(relpath: str, stat: FileStat, delay: float) -> None:
+            state.retry(relpath, stat, now, delay)
 
         def emit(new_events: list[WatchEvent]) -> None:
             events.extend(new_events)
@@ -167,22 +203,35 @@ class Inbox:
                 self.report(event)
 
         for relpath in relpaths:
-            event, item = self._read(relpath, state, now)
+            event, candidate = self.read(relpath, retry)
             if event is not None:
                 emit([event])
-            if item is not None:
-                batch.append(item)
+            if candidate is not None:
+                batch.append(candidate)
             if len(batch) >= self.batch_size:
-                emit(self._store(batch, state, now))
+                emit(self.store(batch, retry))
                 batch = []
         if batch:
-            emit(self._store(batch, state, now))
+            emit(self.store(batch, retry))
         return events
 
     # ---- reading ----------------------------------------------------------------------------
-    def _read(
-        self, relpath: str, state: WatchState, now: float
-    ) -> tuple[WatchEvent | None, tuple[str, FileStat, Dataset] | None]:
+    def read(self, relpath: str, retry: RetryLater) -> tuple[WatchEvent | None, Candidate | None]:
+        """Read and check one complete file; reject it, or ask for a retry, when it is not usable.
+
+        Parameters
+        ----------
+        relpath: str
+            The file, relative to the inbox.
+        retry: callable
+            ``retry(relpath, stat, delay)``, called when the file should be seen again later.
+
+        Returns
+        -------
+        (WatchEvent or None, Candidate or None)
+            The event of a file rejected or retried; the candidate of a file to store. Both
+            ``None`` when the file is gone.
+        """
         before = self.fs.stat(relpath)
         if before is None:
             return None, None  # gone meanwhile
@@ -193,71 +242,85 @@ class Inbox:
             return self._reject(relpath, str(exc)), None
         except _Incomplete as exc:
             if time.time() - before.mtime_ns / 1e9 < self.grace:
-                state.retry(relpath, before, now, self.retry_delay)
+                retry(relpath, before, self.retry_delay)
                 return WatchEvent("retry", relpath, str(exc)), None
             return self._reject(relpath, str(exc)), None
         except OSError as exc:
-            state.retry(relpath, before, now, self.retry_delay)
+            retry(relpath, before, self.retry_delay)
             return WatchEvent("retry", relpath, f"cannot be read: {exc.strerror or exc}"), None
         after = self.fs.stat(relpath)
         if after != before:
             if after is not None:
-                state.retry(relpath, after, now, 0.0)
+                retry(relpath, after, 0.0)
             return WatchEvent("retry", relpath, "changed while being read"), None
-        return None, (relpath, before, ds)
+        return None, Candidate(relpath, before, ds)
 
     # ---- storing ----------------------------------------------------------------------------
-    def _store(
-        self, batch: list[tuple[str, FileStat, Dataset]], state: WatchState, now: float
-    ) -> list[WatchEvent]:
+    def store(self, batch: list[Candidate], retry: RetryLater) -> list[WatchEvent]:
+        """Store files read by :meth:`read` in one ``store_instances`` call, then remove them.
+
+        A file is deleted from the inbox only once the store's response lists its instance as
+        stored (the store has made it durable by then), and only if it did not change since it
+        was read; a file the store refused goes to ``.rejected/``; on a passing failure (server
+        down, disk full) every file is retried later. When the store refuses the request as a
+        whole, it is split in halves to find the files at fault.
+
+        Parameters
+        ----------
+        batch: list of Candidate
+            Files read by :meth:`read` (not empty).
+        retry: callable
+            ``retry(relpath, stat, delay)``, called when a file should be seen again later.
+
+        Returns
+        -------
+        list of WatchEvent
+            One per file, in the order of ``batch``.
+        """
+        if not batch:
+            return []
         try:
-            response = self.target.store_instances([ds for _, _, ds in batch])
+            response = self.target.store_instances([c.dataset for c in batch])
         except ConflictError as exc:
             response = exc.dataset if isinstance(exc.dataset, Dataset) else Dataset()
         except (ServerError, requests.ConnectionError, requests.Timeout, OSError) as exc:
-            return [self._retry(relpath, stat, state, now, f"store unavailable: {exc}")
-                    for relpath, stat, _ in batch]
+            reason = f"store unavailable: {exc}".splitlines()[0]
+            for c in batch:
+                retry(c.relpath, c.stat, self.retry_delay)
+            return [WatchEvent("retry", c.relpath, reason) for c in batch]
         except BadRequestError as exc:
-            if len(batch) > 1:  # find the file at fault
-                events: list[WatchEvent] = []
-                for item in batch:
-                    events.extend(self._store([item], state, now))
-                return events
-            relpath, _, ds = batch[0]
-            return [self._reject(relpath, f"refused by the store: {exc}", _sop(ds))]
+            if len(batch) > 1:  # find the files at fault
+                half = len(batch) // 2
+                return self.store(batch[:half], retry) + self.store(batch[half:], retry)
+            only = batch[0]
+            sop = _sop(only.dataset)
+            return [self._reject(only.relpath, f"refused by the store: {exc}", sop)]
         stored, failed = stow_outcomes(response)
         events = []
-        for relpath, stat, ds in batch:
-            sop = _sop(ds)
+        for c in batch:
+            sop = _sop(c.dataset)
             if sop in stored:
-                events.append(self._finish(relpath, stat, sop, state, now))
+                events.append(self._finish(c, sop, retry))
             elif sop in failed:
-                events.append(self._reject(relpath, f"refused by the store: {failed[sop]}", sop))
+                events.append(self._reject(c.relpath, f"refused by the store: {failed[sop]}", sop))
             else:
                 events.append(
-                    self._reject(relpath, "the store did not acknowledge the instance", sop)
+                    self._reject(c.relpath, "the store did not acknowledge the instance", sop)
                 )
         return events
 
-    def _finish(
-        self, relpath: str, stat: FileStat, sop: str | None, state: WatchState, now: float
-    ) -> WatchEvent:
+    def _finish(self, candidate: Candidate, sop: str | None, retry: RetryLater) -> WatchEvent:
+        relpath = candidate.relpath
         current = self.fs.stat(relpath)
-        if current is not None and current != stat:
+        if current is not None and current != candidate.stat:
             # Rewritten since it was read: what was stored is stale; take the new content.
-            state.retry(relpath, current, now, 0.0)
+            retry(relpath, current, 0.0)
             return WatchEvent("retry", relpath, "changed after it was stored", sop)
         try:
             os.unlink(self.folder / relpath)
         except FileNotFoundError:
             pass
         return WatchEvent("stored", relpath, "", sop)
-
-    def _retry(
-        self, relpath: str, stat: FileStat, state: WatchState, now: float, reason: str
-    ) -> WatchEvent:
-        state.retry(relpath, stat, now, self.retry_delay)
-        return WatchEvent("retry", relpath, reason.splitlines()[0])
 
     def _reject(self, relpath: str, reason: str, sop: str | None = None) -> WatchEvent:
         reason = " ".join(reason.split()) or "rejected"

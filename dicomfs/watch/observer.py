@@ -35,9 +35,15 @@ class _Handler(FileSystemEventHandler):
     def __init__(self, root: str, sink: queue.SimpleQueue[Change]) -> None:
         self.root = root
         self.sink = sink
+        self._prefix = root.rstrip("/") + "/" if os.sep == "/" else None
 
     def _relative(self, path: bytes | str) -> str | None:
         text = os.fsdecode(path)
+        if self._prefix is not None and text.startswith(self._prefix):
+            rel = text[len(self._prefix):]
+            parts = rel.split("/")
+            if "" not in parts and "." not in parts and ".." not in parts:
+                return rel  # already what the general case below makes, only faster
         try:
             rel = os.path.relpath(text, self.root)
         except ValueError:  # another drive (Windows)

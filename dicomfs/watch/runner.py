@@ -7,6 +7,11 @@ was watching (a full reconcile), then act on batches of changes.
 
 The observer is started *before* the catch-up, so a change made during the catch-up is seen
 too (handlers are idempotent: a file seen twice is handled once more at worst, never lost).
+
+The inbox handler stores in a worker thread (:mod:`dicomfs.watch.pipeline`) while the loop goes
+on reading the files that become complete; each round of the loop first folds back what the
+worker finished (:meth:`Handler.collect`), and :func:`run` closes the handler (joining the
+worker) before it returns.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dicomfs.storage import atomic, scan
 from dicomfs.watch.changes import Change, WatchEvent
 from dicomfs.watch.ingest import Inbox
 from dicomfs.watch.observer import FolderObserver
+from dicomfs.watch.pipeline import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, InboxPipeline
 from dicomfs.watch.sync import (
     DEFAULT_SETTLE,
     LocalFilesystem,
@@ -72,6 +78,13 @@ class Handler(Protocol):
 
     def apply(self, plan: Plan, state: WatchState, now: float) -> None:
         """Act on a plan (may put files back into ``state`` to retry them)."""
+
+    def collect(self, state: WatchState, now: float) -> None:
+        """Fold work finished in the background back into ``state`` (each round, before
+        :func:`reconcile`); raise what the background work raised."""
+
+    def close(self) -> None:
+        """Finish or abandon background work and join its threads (when the loop ends)."""
 
 
 class IndexKeeper:
@@ -136,9 +149,20 @@ class IndexKeeper:
         for event in events:
             self.report(event)
 
+    def collect(self, state: WatchState, now: float) -> None:
+        """Nothing runs in the background in index mode."""
+
+    def close(self) -> None:
+        """Nothing runs in the background in index mode."""
+
 
 class InboxHandler:
     """Ingests complete inbox files into a store (see :class:`dicomfs.watch.ingest.Inbox`).
+
+    Complete files are read in the loop's thread and stored by a worker thread in batches:
+    everything read while the previous batch was being stored goes into the next
+    ``store_instances`` call (:class:`dicomfs.watch.pipeline.InboxPipeline`). :func:`run` calls
+    :meth:`close`; whoever drives the handler otherwise must call it too.
 
     Parameters
     ----------
@@ -147,9 +171,12 @@ class InboxHandler:
     target: DICOMClient
         The store receiving the instances.
     report: callable, optional
-        Called with each :class:`WatchEvent`.
+        Called with each :class:`WatchEvent` (from the loop's or the worker's thread, one call
+        at a time).
     batch_size: int
         Most instances per ``store_instances`` call.
+    max_bytes: int
+        Most bytes of files per ``store_instances`` call, and read ahead of the store.
     """
 
     def __init__(
@@ -158,16 +185,25 @@ class InboxHandler:
         target: DICOMClient,
         report: Callable[[WatchEvent], None] | None = None,
         *,
-        batch_size: int = 64,
+        batch_size: int = DEFAULT_MAX_COUNT,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
-        self.inbox = Inbox(folder, target, batch_size=batch_size, report=report)
+        self.inbox = Inbox(folder, target, batch_size=batch_size)
+        self.pipeline = InboxPipeline(self.inbox, report, max_count=batch_size,
+                                      max_bytes=max_bytes)
 
     def catch_up(self) -> list[Change]:
         return initial_changes(self.inbox.fs)
 
     def apply(self, plan: Plan, state: WatchState, now: float) -> None:
         if plan.ready:
-            self.inbox.ingest(plan.ready, state, now)
+            self.pipeline.apply(plan, state, now)
+
+    def collect(self, state: WatchState, now: float) -> None:
+        self.pipeline.collect(state, now)
+
+    def close(self) -> None:
+        self.pipeline.close()
 
 
 def run(
@@ -188,8 +224,9 @@ def run(
     handler: Handler
         :class:`IndexKeeper` or :class:`InboxHandler`.
     stop: threading.Event
-        Set it (from a signal handler or another thread) to end the loop; the observer's
-        threads are joined before returning.
+        Set it (from a signal handler or another thread) to end the loop; the batch being
+        stored is finished, then the observer's and the handler's threads are joined before
+        returning.
     options: WatchOptions, optional
         Polling, settle time, tick.
     started: threading.Event, optional
@@ -202,11 +239,15 @@ def run(
     fs = LocalFilesystem(folder)
     state = WatchState()
     with FolderObserver(folder, poll=options.poll, poll_interval=options.poll_interval) as obs:
-        batch = handler.catch_up()
-        if started is not None:
-            started.set()
-        while not stop.is_set():
-            plan = reconcile(state, batch, clock(), fs, options.settle)
-            if plan:
-                handler.apply(plan, state, clock())
-            batch = obs.next_batch(timeout=options.tick)
+        try:
+            batch = handler.catch_up()
+            if started is not None:
+                started.set()
+            while not stop.is_set():
+                handler.collect(state, clock())
+                plan = reconcile(state, batch, clock(), fs, options.settle)
+                if plan:
+                    handler.apply(plan, state, clock())
+                batch = obs.next_batch(timeout=options.tick)
+        finally:
+            handler.close()

@@ -210,6 +210,9 @@ def reconcile(
     if settle < 0:
         raise ValueError(f"settle must be >= 0, got {settle}")
     plan = Plan()
+    # One stat per file and call: a burst of writes brings many events per file, and the answers
+    # would all be the same moment's anyway.
+    fs = _StatOnce(fs)
     for change in relevant(changes):
         _apply(state, change, now, fs, plan)
     for relpath in sorted(state.pending):
@@ -228,6 +231,24 @@ def reconcile(
             del state.pending[relpath]
             plan.ready.append(relpath)
     return plan
+
+
+class _StatOnce:
+    """A :class:`Filesystem` that stats each path once (within one :func:`reconcile` call)."""
+
+    def __init__(self, fs: Filesystem) -> None:
+        self.fs = fs
+        self.stats: dict[str, FileStat | None] = {}
+
+    def stat(self, relpath: str) -> FileStat | None:
+        try:
+            return self.stats[relpath]
+        except KeyError:
+            current = self.stats[relpath] = self.fs.stat(relpath)
+            return current
+
+    def walk(self, reldir: str) -> Iterable[str]:
+        return self.fs.walk(reldir)
 
 
 def _apply(state: WatchState, change: Change, now: float, fs: Filesystem, plan: Plan) -> None:

@@ -1,8 +1,9 @@
 """DICOMwebClient: the protocol over HTTP(S), compatible with dicomweb-client's constructor.
 
 Wiring only: URLs and queries come from :mod:`~dicomfs.web.urls`, Accept headers from
-:mod:`~dicomfs.web.media`, HTTP (retries, error mapping) from :mod:`~dicomfs.web.transport`,
-multipart parsing from :mod:`~dicomfs.web.multipart` and STOW from :mod:`~dicomfs.web.stow`.
+:mod:`~dicomfs.web.media` (over :mod:`dicomfs.media`, shared with the file client), HTTP
+(retries, error mapping) from :mod:`~dicomfs.web.transport`, multipart parsing from
+:mod:`~dicomfs.web.multipart` and STOW from :mod:`~dicomfs.web.stow`.
 The docstrings of the protocol methods live in :mod:`dicomfs.protocol`.
 """
 
@@ -173,7 +174,7 @@ class DICOMwebClient(DICOMClient):
         names = ("study_instance_uid", "series_instance_uid", "sop_instance_uid")
         for name, uid in zip(names, uids, strict=False):
             if uid is None:
-                raise BadRequestError(f"{name} is required")
+                raise InvalidQueryError(f"{name} is required")
         return self._urls.resource(service, *uids)
 
     def _get(
@@ -198,7 +199,7 @@ class DICOMwebClient(DICOMClient):
         params: Sequence[tuple[str, str]] = (),
         bad_request: type[BadRequestError] = BadRequestError,
     ) -> list[DicomJSON]:
-        response = self._get(url, media.DICOM_JSON_ACCEPT, params, bad_request=bad_request)
+        response = self._get(url, media.accept(None, "metadata"), params, bad_request=bad_request)
         if response.status_code == 204 or not response.content.strip():
             return []
         try:
@@ -267,7 +268,7 @@ class DICOMwebClient(DICOMClient):
     def _retrieve_instances(
         self, url: str, media_types: MediaTypes | None, additional_params: AddParams
     ) -> Iterator[Dataset]:
-        accept = media.accept_for_instances(media_types)
+        accept = media.accept(media_types, "instance")
         response = self._get(url, accept, extra_params(additional_params), stream=True)
         return self._datasets(response)
 
@@ -278,11 +279,13 @@ class DICOMwebClient(DICOMClient):
         params: RenderParams | None,
         additional_params: AddParams,
     ) -> bytes:
-        accept = media.accept_for_rendered(media_types)
+        accept = media.accept(media_types, "rendered")
         if params is not None and not isinstance(params, dict):
-            raise BadRequestError("params must be a dict (window, viewport, quality, ...)")
+            raise InvalidQueryError("params must be a dict (window, viewport, quality, ...)")
         query = extra_params(params) + extra_params(additional_params)
-        return self._get(url + "/rendered", accept, query).content
+        # A 400 here is about the rendering parameters (window, viewport, quality...): the
+        # media types were checked above. InvalidQueryError, as the file client raises (H-06..H-08).
+        return self._get(url + "/rendered", accept, query, bad_request=InvalidQueryError).content
 
     def _frames_url(
         self, study: str, series: str, instance: str, frame_numbers: Sequence[int]
@@ -304,8 +307,8 @@ class DICOMwebClient(DICOMClient):
         byte_range: tuple[int, int] | None,
         additional_params: AddParams,
     ) -> Iterator[bytes]:
-        if not isinstance(url, str):
-            raise BadRequestError("the BulkDataURI must be a string")
+        if not isinstance(url, str) or not url.strip():
+            raise BadRequestError("the BulkDataURI must be a non-empty string")
         url = urljoin(self.base_url + "/", url)
         if urlsplit(url).scheme not in ("http", "https"):
             raise BadRequestError(f"not an http(s) BulkDataURI: {url!r}")
@@ -319,7 +322,7 @@ class DICOMwebClient(DICOMClient):
             ):
                 raise InvalidQueryError("byte_range must be (first, last) with 0 <= first <= last")
             headers["Range"] = f"bytes={byte_range[0]}-{byte_range[1]}"
-        accept = media.accept_for_bulkdata(media_types)
+        accept = media.accept(media_types, "bulkdata")
         response = self._get(
             url, accept, extra_params(additional_params), stream=True, extra_headers=headers
         )
@@ -503,7 +506,7 @@ class DICOMwebClient(DICOMClient):
         url = self._frames_url(
             study_instance_uid, series_instance_uid, sop_instance_uid, frame_numbers
         )
-        accept = media.accept_for_frames(media_types)
+        accept = media.accept(media_types, "frame")
         response = self._get(
             url, accept, extra_params(additional_params), stream=True,
             bad_request=InvalidQueryError,

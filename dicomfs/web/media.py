@@ -1,14 +1,26 @@
-"""Accept header values for each kind of DICOMweb resource, validated before anything is sent.
+"""Accept headers of the web client: :func:`dicomfs.media.accept_header`, with its defaults.
 
-``media_types`` is what the protocol methods take: a tuple of media types, each a string or a
-``(media_type, transfer_syntax_uid)`` pair, ``"*"`` as a wildcard transfer syntax.
-A media type that is not valid for the resource, or a mix of resource categories, raises
-:class:`~dicomfs.errors.BadRequestError` (a ``ValueError``, as dicomweb-client raises),
-CONFORMANCE E-09 and L-04.
+Media types are validated and negotiated by :mod:`dicomfs.media` alone, so that the web client
+and the file client accept and reject the same ``media_types`` (API.md: "both clients behave
+alike"): a media type invalid for the resource or a mix of categories is
+:class:`~dicomfs.errors.BadRequestError` (L-04, E-09), asking only for Implicit VR Little Endian
+or Explicit VR Big Endian is :class:`~dicomfs.errors.NotAcceptableError` (E-06), both raised
+before anything is sent.
 
->>> accept_for_instances(None)
+The one thing decided here is what goes on the wire for ``media_types=None`` (:data:`DEFAULTS`):
+
+* instances ask for Explicit VR Little Endian *explicitly*
+  (``transfer-syntax=1.2.840.10008.1.2.1``). A request without the parameter means the same
+  (E-03), but some servers send the stored syntax to it (dcm4chee #1749);
+* bulk data asks for ``application/octet-stream`` only (F-10), without the file client's
+  fallback to the stored codestream (``*/*`` at q=0.5): Orthanc 1.10 answers any other Accept
+  entry for bulk data with 400.
+
+Every other resource sends :data:`dicomfs.media.DEFAULT_MEDIA_TYPES` as it is.
+
+>>> accept(None, "instance")
 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1'
->>> accept_for_frames((("image/jpeg", "1.2.840.10008.1.2.4.50"), "application/octet-stream"))
+>>> accept((("image/jpeg", "1.2.840.10008.1.2.4.50"), "application/octet-stream"), "frame")
 ... # doctest: +NORMALIZE_WHITESPACE
 'multipart/related; type="image/jpeg"; transfer-syntax=1.2.840.10008.1.2.4.50,
  multipart/related; type="application/octet-stream"'
@@ -16,208 +28,42 @@ CONFORMANCE E-09 and L-04.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from typing import Any
 
-from dicomfs.errors import BadRequestError
+from dicomfs.media import EXPLICIT_VR_LE, accept_header
 
-__all__ = [
-    "DICOM_JSON_ACCEPT",
-    "DICOM_TRANSFER_SYNTAXES",
-    "EXPLICIT_VR_LITTLE_ENDIAN",
-    "PIXEL_MEDIA_TYPES",
-    "RENDERED_MEDIA_TYPES",
-    "accept_for_bulkdata",
-    "accept_for_frames",
-    "accept_for_instances",
-    "accept_for_rendered",
-    "normalize_media_types",
-]
+__all__ = ["DEFAULTS", "accept"]
 
-EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
-DICOM_JSON_ACCEPT = "application/dicom+json, application/json"
-
-#: Transfer syntax -> the media types of a frame or bulk data item in it (first: canonical).
-PIXEL_MEDIA_TYPES: dict[str, tuple[str, ...]] = {
-    EXPLICIT_VR_LITTLE_ENDIAN: ("application/octet-stream",),
-    "1.2.840.10008.1.2.5": ("image/dicom-rle", "image/x-dicom-rle"),
-    "1.2.840.10008.1.2.4.50": ("image/jpeg",),
-    "1.2.840.10008.1.2.4.51": ("image/jpeg",),
-    "1.2.840.10008.1.2.4.57": ("image/jpeg",),
-    "1.2.840.10008.1.2.4.70": ("image/jpeg",),
-    "1.2.840.10008.1.2.4.80": ("image/jls", "image/x-jls"),
-    "1.2.840.10008.1.2.4.81": ("image/jls", "image/x-jls"),
-    "1.2.840.10008.1.2.4.90": ("image/jp2",),
-    "1.2.840.10008.1.2.4.91": ("image/jp2",),
-    "1.2.840.10008.1.2.4.92": ("image/jpx",),
-    "1.2.840.10008.1.2.4.93": ("image/jpx",),
-    "1.2.840.10008.1.2.4.201": ("image/jphc",),
-    "1.2.840.10008.1.2.4.202": ("image/jphc",),
-    "1.2.840.10008.1.2.4.203": ("image/jphc",),
-    "1.2.840.10008.1.2.4.110": ("image/jxl",),
-    "1.2.840.10008.1.2.4.111": ("image/jxl",),
-    "1.2.840.10008.1.2.4.112": ("image/jxl",),
-    "1.2.840.10008.1.2.4.100": ("video/mpeg2",),
-    "1.2.840.10008.1.2.4.101": ("video/mpeg2",),
-    "1.2.840.10008.1.2.4.102": ("video/mp4",),
-    "1.2.840.10008.1.2.4.103": ("video/mp4",),
-    "1.2.840.10008.1.2.4.104": ("video/mp4",),
-    "1.2.840.10008.1.2.4.105": ("video/mp4",),
-    "1.2.840.10008.1.2.4.106": ("video/mp4",),
-    "1.2.840.10008.1.2.4.107": ("video/H265",),
-    "1.2.840.10008.1.2.4.108": ("video/H265",),
+#: What the web client asks for when ``media_types`` is None (or empty), where it differs from
+#: :data:`dicomfs.media.DEFAULT_MEDIA_TYPES` (see the module docstring).
+DEFAULTS: dict[str, tuple[str | tuple[str, str], ...]] = {
+    "instance": (("application/dicom", EXPLICIT_VR_LE),),
+    "bulkdata": ("application/octet-stream",),
 }
 
-#: Transfer syntaxes a DICOMweb server may send instances in (never Implicit VR / Big Endian, E-06).
-DICOM_TRANSFER_SYNTAXES: frozenset[str] = frozenset(
-    {*PIXEL_MEDIA_TYPES, "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.4.53"}
-    | {"1.2.840.10008.1.2.4.55", "1.2.840.10008.1.2.4.59", "1.2.840.10008.1.2.4.61"}
-)
 
-_PIXEL_TYPES = frozenset(mt for types in PIXEL_MEDIA_TYPES.values() for mt in types)
+def accept(media_types: Any, resource: str) -> str:
+    """The Accept header of a retrieve request, validated before anything is sent.
 
-#: Media types of rendered resources (single part, no transfer syntax).
-RENDERED_MEDIA_TYPES: frozenset[str] = frozenset(
-    {
-        "image/jpeg", "image/png", "image/gif", "image/jp2", "image/*",
-        "video/mpeg", "video/mp4", "video/H265", "video/gif", "video/*",
-        "text/html", "text/plain", "text/xml", "text/rtf", "application/pdf",
-    }
-)
+    Parameters
+    ----------
+    media_types: Sequence[str | tuple[str, str]] or None
+        The ``media_types`` argument of the protocol method, as :mod:`dicomfs.media` reads it.
+    resource: str
+        ``"instance"``, ``"frame"``, ``"bulkdata"``, ``"rendered"`` or ``"metadata"``.
 
-MediaItem = tuple[str, "str | None"]
-
-
-def normalize_media_types(media_types: object) -> list[MediaItem]:
-    """Check the shape of ``media_types`` and return ``[(media_type, transfer_syntax|None)]``.
+    Returns
+    -------
+    str
+        The value of the Accept header.
 
     Raises
     ------
-    BadRequestError
-        Not a non-empty tuple/list of strings or ``(str, str)`` pairs, or a malformed media type.
+    dicomfs.errors.BadRequestError
+        Invalid or mixed media types (L-04, E-09), a mismatched transfer syntax (F-06).
+    dicomfs.errors.NotAcceptableError
+        Nothing that a DICOMweb server may send (E-06), or everything at q=0.
     """
-    if isinstance(media_types, (str, bytes)) or not isinstance(media_types, Sequence):
-        raise BadRequestError(
-            f"media_types must be a tuple of media types, not {type(media_types).__name__}"
-        )
-    if not media_types:
-        raise BadRequestError("media_types is empty: give at least one media type")
-    items: list[MediaItem] = []
-    for item in media_types:
-        if isinstance(item, str):
-            media_type, syntax = item, None
-        elif (
-            isinstance(item, (tuple, list))
-            and len(item) in (1, 2)
-            and all(isinstance(x, str) for x in item)
-        ):
-            media_type, syntax = item[0], (item[1] if len(item) == 2 else None)
-        else:
-            raise BadRequestError(f"not a media type or (media type, transfer syntax): {item!r}")
-        kind, sep, subtype = media_type.partition("/")
-        if not sep or not kind or not subtype or "/" in subtype or any(
-            c in media_type for c in ' ,;"'
-        ):
-            raise BadRequestError(f'not a valid media type: "{media_type}"')
-        if syntax is not None and syntax != "*" and not _is_uid(syntax):
-            raise BadRequestError(f'not a transfer syntax UID: "{syntax}"')
-        items.append((media_type, syntax))
-    return items
-
-
-def _is_uid(value: str) -> bool:
-    parts = value.split(".")
-    return 0 < len(value) <= 64 and all(p.isdigit() for p in parts)
-
-
-def _category(media_type: str) -> str:
-    if media_type.startswith("application/"):
-        return media_type
-    return media_type.split("/")[0] + "/"
-
-
-def _single_category(items: Iterable[MediaItem], resource: str) -> None:
-    """CONFORMANCE L-04: one resource category; ``image/*`` with octet-stream is the one mix."""
-    categories = {_category(mt) for mt, _ in items}
-    if len(categories) > 1 and categories != {"image/", "application/octet-stream"}:
-        raise BadRequestError(
-            f"media types of different categories cannot be mixed for {resource}: "
-            + ", ".join(sorted(categories))
-        )
-
-
-def _multipart(media_type: str, syntax: str | None) -> str:
-    value = f'multipart/related; type="{media_type}"'
-    return value if syntax is None else f"{value}; transfer-syntax={syntax}"
-
-
-def accept_for_instances(media_types: object) -> str:
-    """Accept for study/series/instance retrieval (``application/dicom``, E-03/E-04).
-
-    ``None`` asks for Explicit VR Little Endian explicitly (the standard's default, API.md).
-    """
-    if media_types is None:
-        return _multipart("application/dicom", EXPLICIT_VR_LITTLE_ENDIAN)
-    items = normalize_media_types(media_types)
-    values = []
-    for media_type, syntax in items:
-        if media_type != "application/dicom":
-            raise BadRequestError(
-                f'media type "{media_type}" is not valid for DICOM instances: '
-                'use "application/dicom"'
-            )
-        if syntax is not None and syntax != "*" and syntax not in DICOM_TRANSFER_SYNTAXES:
-            raise BadRequestError(f'transfer syntax "{syntax}" is not valid in DICOMweb (E-06)')
-        values.append(_multipart(media_type, syntax))
-    return ", ".join(values)
-
-
-def _accept_for_pixels(media_types: object, resource: str, default: str) -> str:
-    if media_types is None:
-        return _multipart(default, None)
-    items = normalize_media_types(media_types)
-    _single_category(items, resource)
-    values = []
-    for media_type, syntax in items:
-        wildcard = media_type in ("*/*", "image/*", "video/*")
-        if not wildcard and media_type not in _PIXEL_TYPES:
-            raise BadRequestError(f'media type "{media_type}" is not valid for {resource}')
-        if syntax is not None and syntax != "*":
-            expected = PIXEL_MEDIA_TYPES.get(syntax)
-            if expected is None:
-                raise BadRequestError(f'transfer syntax "{syntax}" is not valid for {resource}')
-            if not wildcard and media_type not in expected:
-                raise BadRequestError(
-                    f'transfer syntax "{syntax}" does not go with media type "{media_type}" '
-                    f"(expected {' or '.join(expected)})"
-                )
-            if wildcard and media_type != "*/*" and not expected[0].startswith(media_type[:-1]):
-                raise BadRequestError(
-                    f'transfer syntax "{syntax}" does not go with media type "{media_type}"'
-                )
-        values.append(_multipart(media_type, syntax))
-    return ", ".join(values)
-
-
-def accept_for_frames(media_types: object) -> str:
-    """Accept for frames: ``application/octet-stream`` by default, or a compressed type (F-06)."""
-    return _accept_for_pixels(media_types, "frames", "application/octet-stream")
-
-
-def accept_for_bulkdata(media_types: object) -> str:
-    """Accept for a BulkDataURI: ``application/octet-stream`` by default."""
-    return _accept_for_pixels(media_types, "bulk data", "application/octet-stream")
-
-
-def accept_for_rendered(media_types: object) -> str:
-    """Accept for rendered resources: ``image/jpeg`` by default (single part)."""
-    if media_types is None:
-        return "image/jpeg"
-    items = normalize_media_types(media_types)
-    values = []
-    for media_type, syntax in items:
-        if media_type not in RENDERED_MEDIA_TYPES:
-            raise BadRequestError(f'media type "{media_type}" is not valid for rendered resources')
-        if syntax is not None:
-            raise BadRequestError("rendered media types take no transfer syntax")
-        values.append(media_type)
-    return ", ".join(values)
+    if media_types is None or (isinstance(media_types, (list, tuple)) and not media_types):
+        media_types = DEFAULTS.get(resource, media_types)
+    return accept_header(media_types, resource)

@@ -6,6 +6,7 @@ a file is read in ``chunk_size`` pieces), so storing a large series never holds 
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -16,7 +17,8 @@ from xml.etree import ElementTree
 
 import pydicom
 import requests
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian
 from pydicom.valuerep import FLOAT_VR, INT_VR
 
 from dicomfs.dicomjson import load_json_dataset
@@ -33,8 +35,38 @@ StowItem = Dataset | str | os.PathLike[str]
 _PART_HEADERS = {"Content-Type": "application/dicom"}
 
 
+def _detached(dataset: Dataset) -> Dataset:
+    """A new dataset sharing ``dataset``'s values, with its own copy of every element whose VR
+    is ambiguous (``OB or OW``, ``US or SS``...), nested ones included: pydicom resolves those
+    VRs in place when it writes, and ``store_instances`` must not modify its input."""
+    out = Dataset()
+    for element in dataset:
+        if element.VR == "SQ":
+            element = copy.copy(element)
+            element.value = [_detached(item) for item in element.value]
+        elif " or " in element.VR:
+            element = copy.copy(element)
+        out.add(element)
+    return out
+
+
+def _file_meta(dataset: Dataset) -> FileMetaDataset:
+    """A copy of the File Meta Information, completed from the dataset where elements are
+    missing (no File Meta at all: Explicit VR Little Endian, as the file client stores it)."""
+    original = getattr(dataset, "file_meta", None)
+    meta = FileMetaDataset(copy.deepcopy(original)) if original is not None else FileMetaDataset()
+    if not meta.get("TransferSyntaxUID"):
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    if not meta.get("MediaStorageSOPClassUID") and dataset.get("SOPClassUID"):
+        meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    if not meta.get("MediaStorageSOPInstanceUID") and dataset.get("SOPInstanceUID"):
+        meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    return meta
+
+
 def encode_dataset(dataset: Dataset) -> bytes:
-    """A dataset as a Part10 file (File Meta Information added when missing).
+    """A dataset as a Part10 file (File Meta Information added when missing; Explicit VR Little
+    Endian without a Transfer Syntax UID). ``dataset`` itself is not modified.
 
     Raises
     ------
@@ -43,7 +75,10 @@ def encode_dataset(dataset: Dataset) -> bytes:
     """
     buffer = io.BytesIO()
     try:
-        pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
+        out = _detached(dataset)
+        out.file_meta = _file_meta(dataset)
+        out.preamble = getattr(dataset, "preamble", None)
+        pydicom.dcmwrite(buffer, out, enforce_file_format=True)
     except (ValueError, AttributeError, TypeError, KeyError) as exc:
         uid = dataset.get("SOPInstanceUID", "?")
         raise BadRequestError(f"cannot encode instance {uid} as a Part10 file: {exc}") from exc
@@ -54,6 +89,8 @@ def check_items(items: Sequence[Any]) -> list[StowItem]:
     """Validate ``store_instances``'s argument before anything is sent."""
     if isinstance(items, (Dataset, str, bytes)) or not isinstance(items, Sequence):
         raise BadRequestError("datasets must be a sequence of pydicom Datasets (or file paths)")
+    if not items:
+        raise BadRequestError("nothing to store: datasets is empty")
     checked: list[StowItem] = []
     for item in items:
         if isinstance(item, Dataset):

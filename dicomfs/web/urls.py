@@ -29,7 +29,8 @@ __all__ = [
 ]
 
 _MAX_UID_LENGTH = 64
-_UID = re.compile(r"[0-9]+(?:\.[0-9]+)*")
+# PS3.5 9.1: components are digits without a leading zero (a lone "0" is allowed).
+_UID = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")
 _PERMISSIVE_UID = re.compile(r"[^/@?#\s]+")
 _TAG = re.compile(r"[0-9A-Fa-f]{8}")
 # Characters sent raw in query names and values; everything else is percent-encoded (UTF-8).
@@ -41,16 +42,20 @@ def validate_uid(uid: object, permissive: bool, name: str = "UID") -> str:
 
     Raises
     ------
-    BadRequestError
-        Not a string, too long, or not made of digits and dots.
+    InvalidQueryError
+        (a ``BadRequestError``, as the file client raises) Not a string; a malformed UID (too
+        long, not digits and dots, a component with a leading zero); when ``permissive``, not
+        usable as a URL path segment.
     """
     if not isinstance(uid, str):
-        raise BadRequestError(f"{name} must be a string, not {type(uid).__name__}")
+        raise InvalidQueryError(f"{name} must be a string, not {type(uid).__name__}")
     if permissive:
         if _PERMISSIVE_UID.fullmatch(uid) is None:
-            raise BadRequestError(f"{name} {uid!r} cannot be used in a URL")
+            raise InvalidQueryError(f"{name} {uid!r} cannot be used in a URL")
     elif len(uid) > _MAX_UID_LENGTH or _UID.fullmatch(uid) is None:
-        raise BadRequestError(f"{name} {uid!r} is not a valid DICOM UID (digits and dots, <= 64)")
+        raise InvalidQueryError(
+            f"{name} {uid!r} is not a valid DICOM UID (digits and dots, no leading zeros, <= 64)"
+        )
     return uid
 
 
@@ -125,6 +130,8 @@ def search_params(
     if fields is not None:
         if isinstance(fields, str):
             fields = [fields]
+        if not isinstance(fields, (list, tuple)):
+            raise InvalidQueryError(f"fields must be a list of keywords or tags, not {fields!r}")
         seen: set[str] = set()
         # A-06: a comma-separated includefield is the same as the repeated form.
         split = [

@@ -67,6 +67,8 @@ def test_search_studies_table_and_json(store: Path) -> None:
     assert lines[0].split()[:3] == ["StudyInstanceUID", "PatientName", "PatientID"]
     assert [line.split()[0] for line in lines[2:-1]] == sorted([S1, S2])
     assert lines[-1] == "2 studies found"
+    # The table shows the descriptions it has columns for (asked for as includefield).
+    assert "CHEST PA" in table.stdout and "chest ct" in table.stdout
     found = invoke_json("search", "studies", "--root", store, "--filter", "PatientID=P1-0001")
     assert [r["0020000D"]["Value"] for r in found] == [[S1]]
     assert found[0]["00100010"]["Value"] == [{"Alphabetic": "DOE^JOHN"}]
@@ -201,7 +203,7 @@ def test_delete_then_not_found(store: Path) -> None:
         (["delete", "--root", "R", "--study", "1.2", "--instance", "1.3"], 2),
         (["retrieve", "studies", "--study", "1.2.3", "metadata", "--root", "R"], 1),
         (["copy", "--from", "R", "--to", "R2", "--series", "1.2"], 2),
-        (["serve", "R"], 2),
+        (["serve", "R", "--port", "-1"], 2),  # serve runs until a signal: a bad option
         (["nosuchcommand"], 2),
     ],
 )

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from peers.orthanc import OrthancServer, OrthancUnavailable, load_into_orthanc, start_orthanc
 from pydicom.dataset import Dataset
+from server.served import ServedStore, start_served
 
 import dicomfs
 
@@ -34,12 +35,34 @@ CAPABILITIES: dict[str, set[str]] = {
         "any-attribute",
         "exact-counts",
         "transcode",
+        # QIDO matching and results (CONFORMANCE B-, C-, D- items)
+        "percent-decoded-queries",  # ^, space, %, non-ASCII in query values (sent encoded)
+        "time-by-meaning",  # TM single values and ranges compared by meaning (B-16..B-18)
+        "multi-value-matching",  # ImageType=AXIAL matches ORIGINAL\PRIMARY\AXIAL (B-22)
+        "charset-not-a-match-key",  # SpecificCharacterSet filters nothing (B-25)
+        "relational-attributes",  # study attributes in /series and /instances results (C-09)
+        "level-scoped-includefield",  # no lower-level includefield at study level (C-11)
+        "result-order",  # dicomfs's stable order: StudyDate/Time, numbers, UIDs (C-14 IMPL)
+        "limit-zero-empty",  # limit=0 gives [] (D-08 IMPL)
+        # WADO (CONFORMANCE E-, F-, H- items; API.md choices)
+        "dicomfs-bulkdata-uri",  # .../bulk/7FE00010 (API.md)
+        "frame-past-end-404",  # a frame past NumberOfFrames is 404, not 400 (F-02 IMPL)
+        "frames-as-stored",  # native frames are not encoded to image/jpeg: 406 (F-06)
+        "viewport-aspect",  # viewport keeps the aspect ratio (H-04)
+        "viewport-validation",  # viewport=0,0 is a 400 (H-06)
+        "rendered-gif",  # image/gif rendering, series as an animation (API.md)
     },
     # A real Orthanc 1.10 + DICOMweb 1.7 through DICOMwebClient (its deviations are listed in
-    # tests/peers/orthanc.py ORTHANC_DEVIATIONS): matching is case-insensitive for every VR,
-    # bad queries are not rejected, DICOMweb DELETE is not supported.
+    # tests/peers/orthanc.py ORTHANC_DEVIATIONS and docs/web-client.md): matching is
+    # case-insensitive for every VR, query values are not percent-decoded, bad queries are not
+    # rejected, DICOMweb DELETE is not supported; search results are re-sorted (conftest).
     "orthanc": {"pn-case-insensitive", "render", "frames", "bulkdata", "exact-counts"},
 }
+
+
+# dicomfs's own server: DICOMwebClient -> HTTP (dicomfs serve) -> DICOMfileClient over the same
+# standard store, so it has the file backend's capabilities (fixtures at the end of this file).
+CAPABILITIES["served"] = set(CAPABILITIES["file"])
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -113,3 +136,24 @@ def writable_client(
         server: OrthancServer = request.getfixturevalue(f"_{backend}_writable")
         server.clear()
         yield server.client()
+
+
+@pytest.fixture(scope="session")
+def _served_client(
+    standard_tree: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dicomfs.DICOMwebClient]:
+    """DICOMwebClient -> dicomfs's DICOMweb server -> a read-only file store (standard)."""
+    store = start_served(
+        standard_tree, db_dir=tmp_path_factory.mktemp("served-index"), readonly=True
+    )
+    with store.client() as client:
+        yield client
+    store.stop()
+
+
+@pytest.fixture(scope="session")
+def _served_writable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedStore]:
+    """dicomfs's server over an empty writable file store (cleared before each test)."""
+    store = start_served(tmp_path_factory.mktemp("served-store"))
+    yield store
+    store.stop()

@@ -106,3 +106,21 @@ def test_store_again_after_delete(loaded: dicomfs.DICOMClient) -> None:
     again = [ds for ds in factories.standard_datasets() if ds.StudyInstanceUID == S1]
     loaded.store_instances(again)
     assert _studies(loaded)[S1] == (3, 6, ["CT", "SEG"])
+
+
+@pytest.mark.parametrize("bad", [None, 1, b"1.2", ["1.2"], "1.2/../3"])
+def test_delete_with_a_missing_or_hostile_uid_deletes_nothing(
+    loaded: dicomfs.DICOMClient, backend: str, bad: object
+) -> None:
+    """delete_series(study, None) must not delete the study, nor delete_instance(study, series,
+    None) the series: a UID missing for the level, or not a UID string, is 400."""
+    if backend != "file":
+        pytest.skip("checks DICOMfileClient's argument validation")
+    for call in (
+        lambda: loaded.delete_study(bad),
+        lambda: loaded.delete_series(S1, bad),
+        lambda: loaded.delete_instance(S1, factories.series_uid(1, 1), bad),
+    ):
+        with pytest.raises(BadRequestError):
+            call()
+    assert sum(v[1] for v in _studies(loaded).values()) == 12

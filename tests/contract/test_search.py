@@ -129,7 +129,7 @@ def test_single_value_matching_is_case_sensitive(client: dicomfs.DICOMClient) ->
     assert series(client, Modality="CT") == [series_uid(4, 1), series_uid(1, 1), series_uid(1, 2)]
 
 
-@pytest.mark.needs("pn-case-insensitive")
+@pytest.mark.needs("pn-case-insensitive", "percent-decoded-queries")
 def test_person_name_is_case_insensitive(client: dicomfs.DICOMClient) -> None:
     """B-02 (IMPL): PN matching is case-insensitive, for literal values and wildcards."""
     assert studies(client, PatientName="doe^john") == [S1]
@@ -140,6 +140,11 @@ def test_person_name_is_case_insensitive(client: dicomfs.DICOMClient) -> None:
 def test_star_wildcard(client: dicomfs.DICOMClient) -> None:
     """B-03: * matches any run, including none."""
     assert studies(client, PatientName="DOE*") == [S1, S2]
+
+
+@pytest.mark.needs("percent-decoded-queries")
+def test_star_wildcard_after_component_separator(client: dicomfs.DICOMClient) -> None:
+    """B-03: * after a PN component separator (^, sent percent-encoded)."""
     assert studies(client, PatientName="DOE^JOHN*") == [S1]
 
 
@@ -214,6 +219,7 @@ def test_degenerate_ranges_raise(client: dicomfs.DICOMClient) -> None:
         client.search_for_studies(search_filters={"StudyTime": "1200-0800"})
 
 
+@pytest.mark.needs("time-by-meaning")
 def test_time_ranges_by_meaning(client: dicomfs.DICOMClient) -> None:
     """B-16, B-17: time ranges are inclusive, by meaning; a low-precision upper bound covers
     its whole unit."""
@@ -223,6 +229,7 @@ def test_time_ranges_by_meaning(client: dicomfs.DICOMClient) -> None:
     assert studies(client, StudyTime="223000-") == [S5, S2]
 
 
+@pytest.mark.needs("time-by-meaning")
 def test_single_time_value_by_meaning(client: dicomfs.DICOMClient) -> None:
     """B-18: StudyTime=2230 matches stored 223000; 235959 matches 235959.5."""
     assert studies(client, StudyTime="2230") == [S2]
@@ -248,11 +255,15 @@ def test_timezone_offset_is_not_a_match_key(client: dicomfs.DICOMClient) -> None
     assert studies(client, TimezoneOffsetFromUTC="+0100", StudyDate="20060706") == [S3]
 
 
+@pytest.mark.needs("multi-value-matching")
 def test_multi_valued_attributes_match_any_value(client: dicomfs.DICOMClient) -> None:
-    """B-22: ImageType=AXIAL matches ORIGINAL\\PRIMARY\\AXIAL; ModalitiesInStudy=CT matches a
-    CT+PT study whose result lists both."""
+    """B-22: ImageType=AXIAL matches ORIGINAL\\PRIMARY\\AXIAL."""
     assert instances(client, ImageType="AXIAL", StudyInstanceUID=S4) == [
         sop_uid(4, 1, 1), sop_uid(4, 2, 1)]
+
+
+def test_modalities_in_study_matches_any_modality(client: dicomfs.DICOMClient) -> None:
+    """B-22: ModalitiesInStudy=CT matches a CT+PT study whose result lists both."""
     results = client.search_for_studies(search_filters={"ModalitiesInStudy": "CT"})
     assert uids(results) == [S4, S1]
     assert results[0]["00080061"] == {"Value": ["CT", "PT"], "vr": "CS"}
@@ -278,6 +289,7 @@ def test_empty_value_does_not_match_non_empty_key(client: dicomfs.DICOMClient) -
     assert studies(client, StudyDescription="?*") == [S4, S3, S1, S2]
 
 
+@pytest.mark.needs("charset-not-a-match-key", "percent-decoded-queries")
 def test_specific_character_set_is_never_a_match_key(client: dicomfs.DICOMClient) -> None:
     """B-25: SpecificCharacterSet in a query filters nothing."""
     assert studies(client, SpecificCharacterSet="ISO_IR 100") == ALL_STUDIES
@@ -304,6 +316,11 @@ def test_list_value_means_or(client: dicomfs.DICOMClient) -> None:
     """B-28 (IMPL): a list (or comma list for CS) is OR, not AND."""
     assert studies(client, ModalitiesInStudy="CT,PT") == [S4, S1]
     assert studies(client, ModalitiesInStudy=["SEG", "MR"]) == [S3, S1, S2]
+
+
+@pytest.mark.needs("percent-decoded-queries")
+def test_list_value_with_percent_sign(client: dicomfs.DICOMClient) -> None:
+    """B-28 (IMPL): a list item with % (sent percent-encoded) is one of the OR'ed values."""
     assert studies(client, PatientID=["100%", "A_B"]) == [S5, S3]
 
 
@@ -311,6 +328,11 @@ def test_relational_search(client: dicomfs.DICOMClient) -> None:
     """B-29: /series and /instances match on study- and patient-level attributes."""
     assert series(client, PatientID="1000") == [series_uid(4, 1), series_uid(4, 2)]
     assert instances(client, StudyDate="20060705") == [sop_uid(4, 1, 1), sop_uid(4, 2, 1)]
+
+
+@pytest.mark.needs("percent-decoded-queries")
+def test_relational_search_by_person_name(client: dicomfs.DICOMClient) -> None:
+    """B-29: /instances matches a patient-level PN (with ^, sent percent-encoded)."""
     assert instances(client, PatientName="DOE^JANE", Modality="MR") == [
         sop_uid(2, 1, 1), sop_uid(2, 1, 2)]
 
@@ -378,6 +400,12 @@ def test_series_results(client: dicomfs.DICOMClient) -> None:
     assert [r["00201209"]["Value"] for r in results] == [[3], [2], [1]]
     assert [r["00080060"]["Value"] for r in results] == [["CT"], ["CT"], ["SEG"]]
     assert [r["00200011"]["Value"] for r in results] == [[1], [2], [3]]
+
+
+@pytest.mark.needs("relational-attributes")
+def test_series_results_carry_study_attributes(client: dicomfs.DICOMClient) -> None:
+    """C-09: /series results also hold the study attributes of Table 10.6.3-3."""
+    results = client.search_for_series(search_filters={"StudyInstanceUID": S1})
     assert results[0]["00100020"]["Value"] == ["P1-0001"]
     assert results[0]["00201208"]["Value"] == [6]
 
@@ -396,12 +424,14 @@ def test_instance_results(client: dicomfs.DICOMClient) -> None:
     assert multi["00080060"]["Value"] == ["MR"]
 
 
+@pytest.mark.needs("case-sensitive")
 def test_match_keys_are_echoed(client: dicomfs.DICOMClient) -> None:
     """C-10: a match key not in the default set is returned."""
     results = client.search_for_studies(search_filters={"StudyDescription": "CHEST*"})
     assert [r["00081030"]["Value"] for r in results] == [["CHEST PA"]]
 
 
+@pytest.mark.needs("level-scoped-includefield")
 def test_lower_level_includefield_not_returned(client: dicomfs.DICOMClient) -> None:
     """C-11: includefield=Rows at study level adds nothing."""
     results = client.search_for_studies(fields=["Rows"])
@@ -438,9 +468,19 @@ def test_keys_sorted_and_counts_are_numbers(client: dicomfs.DICOMClient) -> None
     """J-01, J-07, C-05: tags ascending; counts are JSON numbers."""
     for r in client.search_for_instances():
         assert list(r) == sorted(r)
+    for r in client.search_for_studies():
+        assert list(r) == sorted(r)
         assert isinstance(r["00201208"]["Value"][0], int)
 
 
+@pytest.mark.needs("relational-attributes")
+def test_instance_results_carry_study_counts(client: dicomfs.DICOMClient) -> None:
+    """C-09, C-05: /instances results hold the study attributes, counts as JSON numbers."""
+    for r in client.search_for_instances():
+        assert isinstance(r["00201208"]["Value"][0], int)
+
+
+@pytest.mark.needs("result-order")
 def test_searches_are_idempotent(client: dicomfs.DICOMClient) -> None:
     """C-14: identical searches return the same results in the same order."""
     assert client.search_for_instances() == client.search_for_instances()
@@ -451,6 +491,7 @@ def test_searches_are_idempotent(client: dicomfs.DICOMClient) -> None:
 # ---- D. paging -------------------------------------------------------------------------------
 
 
+@pytest.mark.needs("result-order")
 def test_limit_and_offset(client: dicomfs.DICOMClient) -> None:
     """D-01, D-06: paging over the stable order."""
     assert uids(client.search_for_studies(limit=2, offset=1)) == [S4, S3]
@@ -459,6 +500,7 @@ def test_limit_and_offset(client: dicomfs.DICOMClient) -> None:
     assert pages == [[S5, S4], [S3, S1], [S2], []]
 
 
+@pytest.mark.needs("result-order")
 def test_limit_and_offset_with_python_filters(client: dicomfs.DICOMClient) -> None:
     """D-01: paging applies after every filter, including those matched in Python."""
     results = client.search_for_instances(limit=2, offset=1, search_filters={"BitsStored": "16"})
@@ -471,6 +513,7 @@ def test_offset_past_end_is_empty(client: dicomfs.DICOMClient) -> None:
     assert client.search_for_studies(offset=500) == []
 
 
+@pytest.mark.needs("limit-zero-empty")
 def test_limit_zero_is_empty(client: dicomfs.DICOMClient) -> None:
     """D-08 (IMPL): limit=0 gives [], not 'unlimited'."""
     assert client.search_for_studies(limit=0) == []
@@ -495,3 +538,222 @@ def test_scoped_searches(client: dicomfs.DICOMClient) -> None:
         sop_uid(1, 2, 1), sop_uid(1, 2, 2)]
     assert uids(client.search_for_instances(S1, search_filters={"Modality": "SEG"}),
                 "00080018") == [sop_uid(1, 3, 1)]
+
+
+# ---- audit: edge cases of the checklist items (docs/conformance.md "Traceability: QIDO") ----
+
+BAD_QUERIES: list[tuple[str, dict[str, Any]]] = [
+    ("A-05 limit as a string", {"limit": "5"}),
+    ("A-05 offset as a string", {"offset": "2"}),
+    ("A-05 offset as a float", {"offset": 2.0}),
+    ("A-05 limit as a bool", {"limit": True}),
+    ("A-05 fields not a list", {"fields": 3}),
+    ("A-05 fields a mapping", {"fields": {"PatientID": 1}}),
+    ("A-05 empty includefield", {"fields": [""]}),
+    ("A-05 empty includefield in a comma list", {"fields": ["PatientID,"]}),
+    ("A-01 empty key", {"search_filters": {"": "X"}}),
+    ("A-09 empty path element", {"search_filters": {"PatientID.": "X"}}),
+    ("A-09 path through a non-sequence", {"search_filters": {"PatientID.PatientName": "X"}}),
+    ("A-01 0x prefix", {"search_filters": {"0x00100020": "X"}}),
+    ("A-01 group length", {"search_filters": {"00100000": "X"}}),
+    ("A-01 file meta", {"search_filters": {"00020010": "X"}}),
+    ("A-04 QueryRetrieveLevel", {"search_filters": {"QueryRetrieveLevel": "STUDY"}}),
+    ("A-05 None value", {"search_filters": {"PatientID": None}}),
+    ("A-05 bool value", {"search_filters": {"PatientID": True}}),
+    ("A-05 mapping value", {"search_filters": {"PatientID": {"a": 1}}}),
+    ("A-05 empty list", {"search_filters": {"PatientID": []}}),
+    ("A-11 empty UID in a list", {"search_filters": {"StudyInstanceUID": [S1, ""]}}),
+    ("A-11 empty UID in a comma list", {"search_filters": {"StudyInstanceUID": f"{S1},"}}),
+    ("B-28 empty CS in a comma list", {"search_filters": {"ModalitiesInStudy": "CT,"}}),
+    ("A-12 only spaces", {"search_filters": {"PatientID": "   "}}),
+    ("A-12 UID with a space", {"search_filters": {"StudyInstanceUID": f"{S1} "}}),
+    ("B-08 star in a UID list", {"search_filters": {"StudyInstanceUID": [S1, "*"]}}),
+    ("B-08 two stars on a UID", {"search_filters": {"StudyInstanceUID": "**"}}),
+    ("A-05 IS with an underscore", {"search_filters": {"NumberOfStudyRelatedSeries": "1_0"}}),
+    ("A-05 IS as a float", {"search_filters": {"NumberOfStudyRelatedSeries": 1.0}}),
+    ("A-05 IS out of range", {"search_filters": {"NumberOfStudyRelatedSeries": 2**40}}),
+    ("A-05 DS nan", {"search_filters": {"PatientWeight": "nan"}}),
+    ("A-05 DS inf", {"search_filters": {"PatientWeight": float("inf")}}),
+    ("A-05 AS malformed", {"search_filters": {"PatientAge": "45"}}),
+    ("A-05 PN with four groups", {"search_filters": {"PatientName": "A=B=C=D"}}),
+    ("A-05 TM with a colon", {"search_filters": {"StudyTime": "12:00"}}),
+    ("B-15 DA year 0", {"search_filters": {"StudyDate": "00000101"}}),
+    ("B-21 offset out of range", {"search_filters": {"TimezoneOffsetFromUTC": "+2500"}}),
+    ("B-21 offset with a colon", {"search_filters": {"TimezoneOffsetFromUTC": "+01:00"}}),
+]
+
+
+@pytest.mark.needs("strict-validation")
+@pytest.mark.parametrize("kwargs", [k for _, k in BAD_QUERIES], ids=[n for n, _ in BAD_QUERIES])
+def test_every_malformed_input_is_invalid_query_error(
+    client: dicomfs.DICOMClient, kwargs: dict[str, Any]
+) -> None:
+    """A-01, A-04, A-05, A-09, A-11, A-12, B-08, B-15, L-03: every malformed argument raises
+    InvalidQueryError (a ValueError and an HTTPError with status 400), never another type."""
+    with pytest.raises(InvalidQueryError) as info:
+        client.search_for_studies(**kwargs)
+    assert isinstance(info.value, ValueError)
+    assert info.value.response.status_code == 400
+
+
+@pytest.mark.needs("strict-validation")
+def test_bulk_data_is_neither_a_key_nor_returned_empty(client: dicomfs.DICOMClient) -> None:
+    """A-05, C-04: Pixel Data cannot be a match key (400), and includefield=PixelData never
+    claims that the instance has none (the index does not keep bulk data)."""
+    with pytest.raises(InvalidQueryError):
+        client.search_for_instances(search_filters={"PixelData": ""})
+    results = client.search_for_instances(S3, fields=["PixelData"])
+    assert [sorted(r).count("7FE00010") for r in results] == [0]
+
+
+@pytest.mark.needs("strict-validation")  # Orthanc 1.10 answers 400 to a 31-digit limit
+def test_huge_limit_and_offset(client: dicomfs.DICOMClient) -> None:
+    """D-05, D-07: a limit above any maximum is not an error; an offset past the end is []."""
+    assert sorted(uids(client.search_for_studies(limit=10**30))) == sorted(ALL_STUDIES)
+    assert client.search_for_studies(offset=10**30) == []
+
+
+def test_get_remaining_with_a_limit_returns_the_rest(client: dicomfs.DICOMClient) -> None:
+    """D-06, L-01: with get_remaining, limit is a page size (dicomweb-client pages with
+    offset += len(page) until an empty page): every result from offset on comes back."""
+    assert sorted(uids(client.search_for_studies(limit=2, get_remaining=True))) == sorted(
+        ALL_STUDIES)
+    assert len(client.search_for_studies(limit=2, offset=3, get_remaining=True)) == 2
+
+
+@pytest.mark.needs("limit-zero-empty")
+def test_get_remaining_with_limit_zero_is_empty(client: dicomfs.DICOMClient) -> None:
+    """D-06, D-08 (IMPL): limit=0 stays [] with get_remaining (the first page is empty)."""
+    assert client.search_for_studies(limit=0, get_remaining=True) == []
+
+
+def test_no_match_is_an_empty_list(client: dicomfs.DICOMClient) -> None:
+    """D-04, L-01: no match gives [] (a list), at every level."""
+    assert client.search_for_studies(search_filters={"PatientID": "NOBODY"}) == []
+    assert client.search_for_series(search_filters={"Modality": "XA"}) == []
+    assert client.search_for_instances(search_filters={"SOPInstanceUID": "1.2.3"}) == []
+
+
+@pytest.mark.needs("strict-validation")
+def test_insignificant_spaces_are_removed(client: dicomfs.DICOMClient) -> None:
+    """A-12 (IMPL): trailing spaces (and, for LO, SH, CS, AE, IS, DS, leading ones) are padding
+    (PS3.5 6.2): the value is compared without them."""
+    assert studies(client, PatientID="P1-0001 ") == [S1]
+    assert studies(client, PatientID=" P1-0001") == [S1]
+    assert studies(client, StudyDate="20200315 ") == [S1]
+    assert studies(client, PatientName="DOE^JOHN ") == [S1]
+
+
+def test_only_stars_is_universal(client: dicomfs.DICOMClient) -> None:
+    """B-09: '*' matches any run including the empty one, so '**' is universal too (the study
+    with an empty StudyDescription matches); '?*' needs one character."""
+    assert studies(client, StudyDescription="**") == ALL_STUDIES
+    assert studies(client, StudyDescription="?*") == [S4, S3, S1, S2]
+
+
+@pytest.mark.needs("percent-decoded-queries")
+def test_backslash_separates_values(client: dicomfs.DICOMClient) -> None:
+    """B-22, B-28 (IMPL: OR): a backslash, DICOM's value delimiter, separates values like a
+    list does (not for LT, ST, UT, UR, whose values may hold one)."""
+    assert studies(client, ModalitiesInStudy="SEG\\PT") == [S4, S1]
+    assert studies(client, PatientID="100%\\A_B") == [S5, S3]
+    assert studies(client, StudyInstanceUID=f"{S1}\\{S2}") == [S1, S2]
+
+
+@pytest.mark.needs("strict-validation")
+def test_acr_nema_dates_are_read(client: dicomfs.DICOMClient) -> None:
+    """B-12 (IMPL): the ACR-NEMA form YYYY.MM.DD (PS3.5 DA, backward compatibility) is a date,
+    alone and in ranges."""
+    assert studies(client, StudyDate="2020.03.15") == [S1]
+    assert studies(client, StudyDate="2006.07.05-2006.07.06") == [S4, S3]
+
+
+def test_numbers_as_filter_values(client: dicomfs.DICOMClient) -> None:
+    """A-05, B-01: an int is accepted for IS and string VRs; a list of ints is OR."""
+    assert instances(client, StudyInstanceUID=S2, InstanceNumber=2) == [sop_uid(2, 1, 2)]
+    assert series(client, StudyInstanceUID=S1, SeriesNumber=[1, 3]) == [
+        series_uid(1, 1), series_uid(1, 3)]
+    assert studies(client, PatientID=1000) == [S4]
+
+
+@pytest.mark.needs("percent-decoded-queries")
+def test_non_ascii_value_matches_latin1_file(client: dicomfs.DICOMClient) -> None:
+    """A-14, J-10: Müller* matches Müller^Hans stored in ISO_IR 100; the result is decoded
+    and keeps its SpecificCharacterSet."""
+    results = client.search_for_studies(search_filters={"PatientName": "Müller*"})
+    assert uids(results) == [S3]
+    assert results[0]["00100010"] == {"Value": [{"Alphabetic": "Müller^Hans"}], "vr": "PN"}
+    assert results[0]["00080005"] == {"Value": ["ISO_IR 100"], "vr": "CS"}
+
+
+@pytest.mark.needs("combined-datetime")
+def test_universal_timezone_offset(client: dicomfs.DICOMClient) -> None:
+    """B-09, B-21: TimezoneOffsetFromUTC='*' or '' qualifies nothing and is returned."""
+    for value in ("*", ""):
+        results = client.search_for_studies(search_filters={"TimezoneOffsetFromUTC": value})
+        assert uids(results) == ALL_STUDIES
+        assert results[0]["00080201"] == {"vr": "SH"}
+
+
+@pytest.mark.needs("strict-validation")
+def test_private_and_retired_keys(client: dicomfs.DICOMClient) -> None:
+    """A-01, A-10: a private tag (any case) and a retired keyword are keys; neither is stored
+    in the standard store, so nothing matches."""
+    assert instances(client, **{"0023100a": "X"}) == []
+    assert instances(client, OtherPatientIDs="X") == []
+
+
+@pytest.mark.needs("delete")
+def test_required_attributes_present_when_absent_and_counts_follow_changes(
+    writable_client: dicomfs.DICOMClient,
+) -> None:
+    """C-04, C-05, C-06, C-07, C-08: an instance without the optional required attributes
+    still gives every required attribute, {"vr": ...} without Value; counts and
+    ModalitiesInStudy change at once after a store and after a delete."""
+    c = writable_client
+    bare = {k: None for k in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex",
+                              "StudyDate", "StudyTime", "AccessionNumber", "StudyID",
+                              "ReferringPhysicianName", "Modality", "SeriesNumber",
+                              "InstanceNumber")}
+    c.store_instances([factories.make_instance(9, 1, 1, **bare)])
+    empty = {"00080020": "DA", "00080030": "TM", "00080050": "SH", "00080061": "CS",
+             "00080090": "PN", "00100010": "PN", "00100020": "LO", "00100030": "DA",
+             "00100040": "CS", "00200010": "SH", "00080060": "CS", "00200011": "IS",
+             "00200013": "IS"}
+    study = c.search_for_studies()[0]
+    assert {t: study[t] for t in STUDY_REQUIRED if "Value" not in study[t]} == {
+        t: {"vr": vr} for t, vr in empty.items() if t in STUDY_REQUIRED}
+    se = c.search_for_series()[0]
+    assert (se["00080060"], se["00200011"], se["00201209"]) == (
+        {"vr": "CS"}, {"vr": "IS"}, {"Value": [1], "vr": "IS"})
+    inst = c.search_for_instances()[0]
+    assert {t: inst[t] for t in empty if "Value" not in inst[t]} == {
+        t: {"vr": vr} for t, vr in empty.items()}
+
+    def counts() -> tuple[Any, ...]:
+        s = c.search_for_studies()[0]
+        return s["00201206"]["Value"], s["00201208"]["Value"], s["00080061"].get("Value")
+
+    assert counts() == ([1], [1], None)
+    c.store_instances([factories.make_instance(9, 2, 1, Modality="CT"),
+                       factories.make_instance(9, 2, 2, Modality="CT"),
+                       factories.make_instance(9, 3, 1, Modality="SEG")])
+    assert counts() == ([3], [4], ["CT", "SEG"])
+    c.delete_series(study_uid(9), series_uid(9, 3))
+    assert counts() == ([2], [3], ["CT"])
+    c.delete_instance(study_uid(9), series_uid(9, 2), sop_uid(9, 2, 1))
+    assert counts() == ([2], [2], ["CT"])
+    assert [r["00201209"]["Value"] for r in c.search_for_series()] == [[1], [1]]
+
+
+@pytest.mark.needs("delete")
+def test_study_values_latest_wins(writable_client: dicomfs.DICOMClient) -> None:
+    """C-15 (IMPL): instances disagree on PatientName: the most recently stored wins, and the
+    remaining instance's value comes back after a delete."""
+    c = writable_client
+    c.store_instances([factories.make_instance(8, 1, 1, PatientName="FIRST^NAME")])
+    c.store_instances([factories.make_instance(8, 1, 2, PatientName="SECOND^NAME")])
+    assert c.search_for_studies()[0]["00100010"]["Value"] == [{"Alphabetic": "SECOND^NAME"}]
+    assert studies(c, PatientName="FIRST*") == []
+    c.delete_instance(study_uid(8), series_uid(8, 1), sop_uid(8, 1, 2))
+    assert c.search_for_studies()[0]["00100010"]["Value"] == [{"Alphabetic": "FIRST^NAME"}]

@@ -4,11 +4,12 @@ A reference registry in the style of pydicom's ``PixelReference``: pydicom (3.0.
 pylibjpeg plugins) is the reference for every value. Files that share a SOP Instance UID (the
 corpus has the same image in several syntaxes) are indexed in separate stores.
 
-CONFORMANCE: E-03, E-06, F-03..F-08, F-10, G-02, G-05, G-06, H-02.
+CONFORMANCE: E-03, E-06, F-03..F-08, F-10, G-02, G-03, G-05, G-06, H-02, J-01..J-09, J-13.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from pydicom.pixels import get_decoder
 from pydicom.pixels.utils import pack_bits
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
-from dicomfs.dicomjson import bulk_value_bytes, resolve_tag_path
+from dicomfs.dicomjson import bulk_value_bytes, load_json_dataset, resolve_tag_path
 from dicomfs.errors import CorruptFileError, NotAcceptableError
 from dicomfs.file import wado
 from dicomfs.file.context import StoreContext
@@ -272,3 +273,65 @@ def test_default_instance_is_explicit_vr_little_endian(
     assert got.SOPInstanceUID == inst.sop_instance_uid
     if inst.pixel_data_tag is not None and int(ds.BitsAllocated) > 1:
         assert np.array_equal(got.pixel_array, ds.pixel_array)
+
+
+_NUMBER_VRS = {"FL", "FD", "SL", "SS", "UL", "US"}
+_BINARY_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
+_NON_FINITE = {"NaN", "Infinity", "-Infinity"}
+
+
+def _json_problems(obj: dict[str, Any], where: str = "") -> list[str]:
+    """Every breach of J-01/J-03/J-04/J-06/J-07/J-08/J-09/G-03 in a DICOM JSON object."""
+    problems = []
+    if list(obj) != sorted(obj):
+        problems.append(f"{where}: keys not sorted (J-01)")
+    for key, attr in obj.items():
+        here, vr = f"{where}/{key}", attr.get("vr")
+        if len(key) != 8 or key.upper() != key or key.endswith("0000"):
+            problems.append(f"{here}: bad key (J-01)")
+        kinds = [k for k in ("Value", "BulkDataURI", "InlineBinary") if k in attr]
+        if len(kinds) > 1 or (vr in _BINARY_VRS and "Value" in attr):
+            problems.append(f"{here}: {kinds} for {vr} (G-03)")
+        if "InlineBinary" in attr and not isinstance(attr["InlineBinary"], str):
+            problems.append(f"{here}: InlineBinary not one string (J-09)")
+        values = attr.get("Value")
+        if values is None:
+            continue
+        if values in ([], [""], [None]):
+            problems.append(f"{here}: empty Value {values!r} (J-03)")
+        for i, value in enumerate(values):
+            if vr == "SQ":
+                problems.extend(_json_problems(value, f"{here}/{i}"))
+            elif value == "":
+                problems.append(f"{here}: empty string, not null (J-04)")
+            elif value is None:
+                continue
+            elif vr in _NUMBER_VRS and not (
+                isinstance(value, (int, float)) or (vr in ("FL", "FD") and value in _NON_FINITE)
+            ):
+                problems.append(f"{here}: {vr} value {value!r} (J-08)")
+            elif vr in ("IS", "DS") and not isinstance(value, (int, float, str)):
+                problems.append(f"{here}: {vr} value {value!r} (J-07)")
+            elif vr == "PN" and (
+                not isinstance(value, dict) or not value or not all(value.values())
+            ):
+                problems.append(f"{here}: PN value {value!r} (J-06)")
+            elif vr == "AT" and not (len(value) == 8 and value.upper() == value):
+                problems.append(f"{here}: AT value {value!r} (J-08)")
+    return problems
+
+
+@pytest.mark.parametrize("rel", FILES)
+def test_metadata_is_valid_dicom_json(registry: dict[str, Entry], rel: str) -> None:
+    """J-01..J-09, G-03 on real files: strict JSON (no NaN), sorted upper-case keys, at most
+    one of Value/BulkDataURI/InlineBinary, binary VRs never Value, nulls for empty values, PN
+    objects without empty groups, numbers where numbers are due; J-13: it reads back into a
+    dataset pydicom can write (padding restored)."""
+    ctx, inst = _entry(registry, rel)
+    obj = wado.metadata(ctx, *_uids(inst))[0]
+    json.dumps(obj, allow_nan=False)
+    assert _json_problems(obj) == []
+    back = load_json_dataset(obj)
+    buffer = BytesIO()
+    back.save_as(buffer, implicit_vr=False, little_endian=True)
+    assert len(buffer.getvalue()) % 2 == 0

@@ -269,6 +269,24 @@ def test_binary_numbers(
 
 
 @pytest.mark.parametrize("little", [True, False])
+def test_non_finite_floats_are_strings(little: bool) -> None:
+    """J-08: NaN and infinities (valid FL/FD values, CP-2352) have no JSON number: they are
+    "NaN", "Infinity", "-Infinity", so the output is valid JSON; both paths; read back."""
+    values = (float("nan"), float("inf"), float("-inf"), 1.5)
+    expected = ["NaN", "Infinity", "-Infinity", 1.5]
+    for vr, fmt in (("FL", "f"), ("FD", "d")):
+        raw = struct.pack(f"{'<' if little else '>'}4{fmt}", *values)
+        obj = dataset_to_json((_explicit if little else _big)((0x00111001, vr, raw)))
+        assert obj["00111001"] == {"vr": vr, "Value": expected}
+        json.dumps(obj, allow_nan=False)
+        back = json_to_dataset(obj)[0x00111001].value
+        assert [str(v) for v in back] == ["nan", "inf", "-inf", "1.5"]
+    ds = Dataset()
+    ds.add_new(0x00189087, "FD", float("nan"))
+    assert dataset_to_json(ds)["00189087"] == {"vr": "FD", "Value": ["NaN"]}
+
+
+@pytest.mark.parametrize("little", [True, False])
 def test_attribute_tag(little: bool) -> None:
     """J-08: AT is an 8-character upper-case hex string."""
     raw = struct.pack(f"{'<' if little else '>'}4H", 0x0010, 0x0010, 0x7FE0, 0x0010)
@@ -413,6 +431,29 @@ def test_sequence_items_inherit_or_override_the_character_set() -> None:
     items = dataset_to_json(ds)["00101002"]["Value"]
     assert items[0]["00100010"] == {"vr": "PN", "Value": [{"Alphabetic": "Müller"}]}
     assert items[1]["00100010"] == {"vr": "PN", "Value": [{"Alphabetic": "Müller"}]}
+
+
+def test_sequence_item_alone_uses_its_parents_character_set() -> None:
+    """J-10: dataset_to_json of a sequence item read from a file decodes with the character set
+    of the dataset around it (pydicom records it); ``character_set=`` gives it explicitly for
+    an item built in memory."""
+    item = Dataset()
+    item.PatientName = "Wang^XiaoDong=王^小東"
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.OtherPatientIDsSequence = Sequence([item])
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    read_item = pydicom.dcmread(io.BytesIO(buffer.getvalue()), force=True).OtherPatientIDsSequence[0]
+    expected = {"vr": "PN", "Value": [{"Alphabetic": "Wang^XiaoDong", "Ideographic": "王^小東"}]}
+    assert dataset_to_json(read_item)["00100010"] == expected
+    raw = _explicit((0x00100010, "PN", "Wang^XiaoDong=王^小東".encode()))
+    assert dataset_to_json(raw, character_set="ISO_IR 192")["00100010"] == expected
+    assert dataset_to_json(raw, character_set=["ISO_IR 192"])["00100010"] == expected
+    with pytest.raises(TypeError):
+        dataset_to_json(raw, character_set=192)  # type: ignore[arg-type]
 
 
 # ---- J-12 private elements ------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dicomfs.pixels.decode import decode_frame, decoding_options, native_bytes
 from dicomfs.pixels.frames import (
     byteswap,
     check_frame_numbers,
+    frame_bits,
     frames_from_dataset,
     read_frames,
     uses_offsets,
@@ -80,8 +81,10 @@ def test_last_frame_equals_first_frame_cost_path(multiframe) -> None:
     assert list(read_frames(path, inst, [5])) == [expected_frame(4)]
 
 
-@pytest.mark.parametrize("numbers", [[0], [-1], [1.0], [True], ["1"], [], "1", None])
-def test_bad_frame_numbers_are_invalid(numbers: object) -> None:
+@pytest.mark.parametrize(
+    "numbers", [[0], [-1], [1.0], [True], ["1"], [], "1", None, (x for x in [1])]
+)
+def test_bad_frame_numbers_are_invalid(numbers: object) -> None:  # duplicates are valid
     """F-02: frame 0, negatives, non-integers, bools and empty lists are rejected (400)."""
     with pytest.raises(InvalidQueryError):
         check_frame_numbers(numbers)
@@ -164,3 +167,35 @@ def test_byteswap_keeps_trailing_byte() -> None:
     """Big endian OW data is swapped in 16-bit words."""
     assert byteswap(b"\x01\x02\x03", 2) == b"\x02\x01\x03"
     assert byteswap(b"\x01\x02\x03\x04", 4) == b"\x04\x03\x02\x01"
+
+
+def _ybr_422(frames: int = 2) -> Dataset:
+    ds = factories.make_instance(frames=frames, bits=8)
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "YBR_FULL_422", 0
+    ds.PixelData = bytes(range(32 * frames))
+    return ds
+
+
+def test_frame_bits_of_sub_sampled_ybr() -> None:
+    """PS3.5 8.2.1: native YBR_FULL_422 has 2 samples per pixel (Y Y Cb Cr per 2 pixels); data
+    of the full size (mislabelled) keeps 3, as does RGB."""
+    assert frame_bits(4, 4, 3, 8, 2, 64) == 4 * 4 * 2 * 8
+    assert frame_bits(4, 4, 3, 8, 2, 96) == 4 * 4 * 3 * 8
+    assert frame_bits(3, 3, 3, 8, 1, 18) == 3 * 3 * 2 * 8  # 18 bytes: even, no padding
+    assert frame_bits(3, 3, 3, 8, 1, 28) == 3 * 3 * 3 * 8  # 27 bytes + 1 padding
+    assert frame_bits(4, 4, 3, 16, 1, 64) == 4 * 4 * 2 * 16
+    assert frame_bits(4, 4, 1, 8, 2, 16) == 4 * 4 * 8
+
+
+def test_native_ybr_full_422_frames_by_offsets_and_from_dataset(tmp_path: Path) -> None:
+    """F-03: a native 8-bit YBR_FULL_422 frame is Rows*Columns*2 bytes, by offsets and from a
+    parsed dataset alike; decoding it gives pydicom's RGB."""
+    ds = _ybr_422()
+    path = write(tmp_path, ds)
+    inst = stored(path)
+    assert list(read_frames(path, inst, [2, 1])) == [bytes(range(32, 64)), bytes(range(32))]
+    parsed = dcmread(path)
+    assert list(frames_from_dataset(parsed, [2])) == [bytes(range(32, 64))]
+    options = decoding_options(parsed)
+    rgb = decode_frame(bytes(range(32, 64)), inst.transfer_syntax_uid, options)
+    assert rgb.tolist() == parsed.pixel_array[1].tolist()

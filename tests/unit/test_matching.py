@@ -104,6 +104,29 @@ TABLE: list[tuple[str, Any, list[Any] | None, bool, str]] = [
     ("CS", "CT,PT", ["PT"], True, "B-28 CS comma list"),
     ("LO", "A,B", ["A,B"], True, "LO comma is literal"),
     ("AS", "045Y", ["045Y"], True, "AS exact"),
+    # audit: padding, universal stars, backslash lists, ACR-NEMA dates, numbers
+    ("LO", "ABC ", ["ABC"], True, "A-12 trailing space is padding"),
+    ("SH", " ABC", ["ABC"], True, "A-12 SH leading space insignificant"),
+    ("PN", "DOE^JOHN ", [PN], True, "A-12 PN trailing space"),
+    ("LT", " ABC", ["ABC"], False, "A-12 LT leading space significant"),
+    ("DA", "20200101 ", ["20200101"], True, "A-12 DA trailing space"),
+    ("LO", "**", None, True, "B-09 stars only is universal"),
+    ("LO", "**", [""], True, "B-09 stars only matches empty"),
+    ("LO", "?*", [""], False, "B-09 ?* needs a character"),
+    ("LO", ["X", "*"], None, True, "B-09 star in a list"),
+    ("CS", "CT\\PT", ["PT"], True, "B-28 backslash list"),
+    ("UI", "1.2.3\\1.2.4", ["1.2.4"], True, "B-11 backslash UID list"),
+    ("LT", "A\\B", ["A\\B"], True, "LT backslash is literal"),
+    ("DA", "2020.01.01", ["20200101"], True, "DA ACR-NEMA query"),
+    ("DA", "2020.01.01-2020.12.31", ["20200601"], True, "DA ACR-NEMA range"),
+    ("DA", "20200101", ["2020.01.01"], True, "DA ACR-NEMA stored"),
+    ("IS", 1, [1], True, "A-05 int value"),
+    ("IS", "+1", ["1"], True, "IS explicit sign"),
+    ("IS", " 7", [7], True, "IS leading space"),
+    ("DS", "1e0", ["1.0"], True, "DS exponent"),
+    ("DS", 0.5, [".5"], True, "DS float value"),
+    ("US", 65535, [65535], True, "US maximum"),
+    ("PN", "*=王^小東", [IDEO], True, "B-02 PN groups with wildcard"),
 ]
 
 
@@ -140,6 +163,14 @@ BAD = [
     ("IS", "abc"), ("IS", "1*"), ("DS", "x"), ("US", "1.5"),
     ("SQ", "X"), ("OB", "X"), ("AT", "0010"),
     ("LO", True), ("LO", {"a": 1}), ("LO", []), ("LO", [["A"]]), ("LO", "A\x00"),
+    # audit
+    ("LO", None), ("LO", b"A"), ("LO", {"A"}), ("LO", "   "), ("PN", " "), ("UI", "1.2 "),
+    ("CS", "CT,"), ("CS", ","), ("UI", ["1.2", ""]), ("LO", ["A", ""]), ("UI", ["1.2", "*"]),
+    ("UI", "**"), ("DA", "**"), ("IS", "1_0"), ("IS", "1.0"), ("IS", 1.0), ("IS", 2**31),
+    ("IS", "1234567890123"), ("US", -1), ("US", 65536), ("SS", "40000"), ("DS", "nan"),
+    ("DS", "inf"), ("DS", float("nan")), ("DS", "1,5e"), ("AS", "45"), ("AS", "045y"),
+    ("PN", "A=B=C=D"), ("DA", "2020.1.1"), ("DA", "00000101"), ("TM", "12:00"),
+    ("TM", "120000."), ("TM", "1"), ("DT", "0000"),
 ]
 
 
@@ -154,6 +185,13 @@ def test_universal_and_uid_list_shapes() -> None:
     """B-09, B-11: empty and * are universal; a UID list is deduplicated in order."""
     assert parse_value("PN", "") == Universal()
     assert parse_value("UI", "1.2,1.3,1.2") == UIDList(("1.2", "1.3"))
+    for vr in ("AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT", "UI", "DA", "TM",
+               "DT", "IS", "DS", "US", "AS", "AT", "SQ"):
+        assert parse_value(vr, "*") == Universal(), vr
+        assert parse_value(vr, "") == Universal(), vr
+    assert parse_value("SH", "***") == Universal()
+    assert parse_value("SH", [""]) == Universal()
+    assert parse_value("UI", ["1.2"]) == UIDList(("1.2",))
 
 
 def test_like_pattern_escapes_literals() -> None:

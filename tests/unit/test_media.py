@@ -100,7 +100,7 @@ def test_defaults(resource: str, expected: list[MediaRange]) -> None:
         (("application/dicom",), "rendered"),
         (("application/octet-stream",), "rendered"),
         (("text/html",), "instance"),
-        (("application/*",), "rendered"),
+        (("audio/*",), "rendered"),  # no rendered type is audio
         (("image/*",), "instance"),
         (("notamediatype",), "instance"),
         (("application/dicom", "image/jpeg"), "instance"),  # E-09
@@ -202,6 +202,19 @@ def test_transfer_syntax_not_allowed_on_rendered_or_metadata() -> None:
         parse_media_types([("image/jpeg", JPEG_BASELINE)], "rendered")
     with pytest.raises(BadRequestError):
         parse_media_types([("application/dicom+json", EXPLICIT_VR_LE)], "metadata")
+    with pytest.raises(BadRequestError):
+        parse_media_types([("image/png", "*")], "rendered")  # not even the wildcard
+    with pytest.raises(BadRequestError):
+        parse_media_types(["application/json;transfer-syntax=*"], "metadata")
+
+
+def test_optional_text_rendered_types_are_valid() -> None:
+    """H-01 (PS3.18 Table 8.7.4-1): text/rtf and application/pdf are optional rendered types:
+    valid media types (a server that cannot produce them answers 406, not 400)."""
+    assert parse_media_types(["application/pdf", "text/rtf"], "rendered") == [
+        MediaRange("application/pdf"), MediaRange("text/rtf")]
+    with pytest.raises(NotAcceptableError):
+        choose_rendered_media(("application/pdf",))
 
 
 @pytest.mark.parametrize("q", ["1.5", "-1", "abc", "0.1234"])
@@ -455,6 +468,31 @@ def test_choose_rendered_media_unsupported() -> None:
 def test_accept_header(media_types: Any, resource: str, expected: str) -> None:
     """E-12/K-05/F-06: Accept headers with a quoted type and transfer-syntax parameters."""
     assert accept_header(media_types, resource) == expected
+
+
+@pytest.mark.parametrize("syntax", [IMPLICIT_VR_LE, EXPLICIT_VR_BE])
+def test_accept_header_leaves_out_never_sent_syntaxes(syntax: str) -> None:
+    """E-06: Implicit VR LE and Explicit VR BE are never sent, so never asked for; asking only
+    for them is 406 before anything is sent, as choose_instance_syntax answers."""
+    assert accept_header([("application/dicom", syntax), ("application/dicom", JLS)],
+                         "instance") == (
+        f'multipart/related; type="application/dicom"; transfer-syntax={JLS}')
+    with pytest.raises(NotAcceptableError) as info:
+        accept_header([("application/dicom", syntax)], "instance")
+    assert info.value.response.status_code == 406
+    with pytest.raises(BadRequestError):  # the media type is checked first (L-04)
+        accept_header([("image/jpeg", syntax)], "instance")
+
+
+@pytest.mark.parametrize(
+    ("media_types", "resource"),
+    [(("application/dicom;q=0",), "instance"), (("image/jls;q=0", "image/jpeg;q=0"), "frame"),
+     (("image/png;q=0",), "rendered")],
+)
+def test_accept_header_with_nothing_acceptable(media_types: Any, resource: str) -> None:
+    """E-10: q=0 is not acceptable; a header accepting nothing is 406 before sending."""
+    with pytest.raises(NotAcceptableError):
+        accept_header(media_types, resource)
 
 
 def test_accept_header_round_trips_through_parser() -> None:

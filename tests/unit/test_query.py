@@ -170,7 +170,17 @@ def test_paging_is_total_with_equal_sort_keys(engine: Engine) -> None:
                                  {"limit": True}, {"fields": [3]},
                                  {"search_filters": {"limit": 3}},
                                  {"search_filters": ["PatientID"]},
-                                 {"study_instance_uid": "1.2.*"}])
+                                 {"study_instance_uid": "1.2.*"},
+                                 {"fields": 3}, {"fields": {"PatientID": 1}}, {"fields": [""]},
+                                 {"fields": ","}, {"fields": {"PatientID"}}, {"limit": "5"},
+                                 {"offset": 1.0}, {"fuzzymatching": "true"},
+                                 {"search_filters": {"QueryRetrieveLevel": "SERIES"}},
+                                 {"search_filters": {"PixelData": "*"}},
+                                 {"search_filters": {".": "X"}},
+                                 {"search_filters": {"TimezoneOffsetFromUTC": " "}},
+                                 {"study_instance_uid": "1.2 "}, {"study_instance_uid": ""},
+                                 {"study_instance_uid": "1.2,1.3"},
+                                 {"study_instance_uid": "1.2\\1.3"}])
 def test_bad_arguments(engine: Engine, bad: dict[str, Any]) -> None:
     """A-05: malformed arguments are a 400."""
     with pytest.raises(InvalidQueryError):
@@ -193,3 +203,77 @@ def test_sql_compiles_for_postgresql() -> None:
     agg = str(select(func.aggregate_strings(Series.modality, "\\")).compile(
         dialect=postgresql.dialect()))
     assert "string_agg" in agg
+
+
+def test_time_ranges_with_the_checklist_examples(engine: Engine) -> None:
+    """B-16, B-17, B-18 (SQL path, the study_time_key column): -12 matches 125959.999999,
+    1000-1100 matches 110059, 080000-120000 matches 093000.123, 2230 matches 223000."""
+    for n, tm in enumerate(("125959.999999", "110059", "093000.123", "223000", "130000"), 1):
+        add(engine, instance_json(f"9.{n}", f"9.{n}.1", f"9.{n}.1.1",
+                                  **{"00080020": el("DA", "20200101"), "00080030": el("TM", tm)}))
+    assert found(engine, search_filters={"StudyTime": "-12"}) == ["9.3", "9.2", "9.1"]
+    assert found(engine, search_filters={"StudyTime": "1000-1100"}) == ["9.2"]
+    assert found(engine, search_filters={"StudyTime": "080000-120000"}) == ["9.3", "9.2"]
+    assert found(engine, search_filters={"StudyTime": "2230"}) == ["9.4"]
+    assert found(engine, search_filters={"StudyTime": "13-"}) == ["9.5", "9.4"]
+
+
+def test_combined_date_time_on_series_keys(engine: Engine) -> None:
+    """B-19 (Python path): SeriesDate/SeriesTime ranges of the same form are one DT range:
+    2006-07-06 03:00 is inside 20060705-20060707 x 1000-1800, 2006-07-05 09:00 is not."""
+    for n, (da, tm) in enumerate((("20060706", "0300"), ("20060705", "0900")), 1):
+        add(engine, instance_json("10.1", f"10.1.{n}", f"10.1.{n}.1", **{
+            "00080021": el("DA", da), "00080031": el("TM", tm)}))
+    hits = found(engine, "series", "0020000E",
+                 search_filters={"SeriesDate": "20060705-20060707", "SeriesTime": "1000-1800"})
+    assert hits == ["10.1.1"]
+    separate = found(engine, "series", "0020000E",
+                     search_filters={"SeriesDate": "20060705-20060707", "SeriesTime": "0900"})
+    assert separate == ["10.1.2"]
+
+
+def test_paging_numbers_of_the_standard(engine: Engine) -> None:
+    """D-01, D-05: 25 matches, limit=10 & offset=20 give 5; offset 25 gives []; the same
+    when a key is matched in Python (PatientAge has no column)."""
+    for n in range(25):
+        add(engine, instance_json(f"11.{n:02d}", f"11.{n:02d}.1", f"11.{n:02d}.1.1",
+                                  **{"00101010": el("AS", "045Y")}))
+    every = [f"11.{n:02d}" for n in range(25)]
+    assert found(engine, limit=10, offset=20) == every[20:]
+    assert found(engine, limit=10, offset=20, search_filters={"PatientAge": "045Y"}) == every[20:]
+    assert found(engine, offset=25) == []
+    assert found(engine, offset=10**40, search_filters={"PatientAge": "045Y"}) == []
+    assert found(engine, limit=10**40, offset=24) == every[24:]
+    assert found(engine, limit=3, offset=21, get_remaining=True) == every[21:]
+
+
+def test_binary_includefield_is_returned_only_when_stored(engine: Engine) -> None:
+    """C-04, C-12: a short binary value the index keeps (InlineBinary) is returned; a long one
+    (Pixel Data, never in the index) is left out rather than reported empty."""
+    add(engine, instance_json("12.1", "12.1.1", "12.1.1.1", **{
+        "00282000": {"vr": "OB", "InlineBinary": "AAEC"}}))
+    result = qido.search(ctx(engine), "instance",  # type: ignore[arg-type]
+                         fields=["ICCProfile", "PixelData"])
+    assert result[0]["00282000"] == {"vr": "OB", "InlineBinary": "AAEC"}
+    assert "7FE00010" not in result[0]
+
+
+def test_private_key_on_study_and_series_searches(engine: Engine) -> None:
+    """A-10 (the checklist's /studies example): 00230010=AcmeCompany&includefield=00231002 on a
+    study search matches over the study's instances and returns the element with its creator;
+    private keys must match in one instance; an absent element is returned empty."""
+    acme = {"00230010": el("LO", "AcmeCompany"), "00231002": el("LO", "SECRET")}
+    other = {"00230010": el("LO", "OtherCo"), "00231002": el("LO", "OTHER")}
+    add(engine, instance_json("13.1", "13.1.1", "13.1.1.1", **acme))
+    add(engine, instance_json("13.1", "13.1.2", "13.1.2.1", **other))
+    add(engine, instance_json("13.2", "13.2.1", "13.2.1.1"))
+    results = qido.search(ctx(engine), "study", fields=["00231002"],  # type: ignore[arg-type]
+                          search_filters={"00230010": "AcmeCompany"})
+    assert [(r["0020000D"], r["00230010"], r["00231002"]) for r in results] == [
+        (el("UI", "13.1"), el("LO", "AcmeCompany"), el("LO", "SECRET"))]
+    assert found(engine, search_filters={"00230010": "AcmeCompany", "00231002": "OTHER"}) == []
+    assert found(engine, "series", "0020000E", search_filters={"00231002": "OTHER"}) == [
+        "13.1.2"]
+    every = qido.search(ctx(engine), "study", fields=["00231002"])  # type: ignore[arg-type]
+    assert [r.get("00231002") for r in every] == [el("LO", "SECRET"), {"vr": "UN"}]
+    assert found(engine, limit=1, offset=1, search_filters={"00231002": "*ET"}) == []

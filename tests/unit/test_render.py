@@ -65,6 +65,14 @@ def test_sigmoid_function() -> None:
     assert got.tolist() == [[128, 186, 69]]
 
 
+def test_monochrome1_window_boundaries() -> None:
+    """H-14 with the checklist's values: window=40,400,linear on MONOCHROME1; at or below
+    c - w/2 (-160) is white, above c + w/2 (240) black; the centre 255 - 128."""
+    x = np.array([[-1000, -160, 40, 241, 3000]], dtype=np.int16)
+    got = display_pixels(x, mono("MONOCHROME1"), 0, (40.0, 400.0, "linear"))
+    assert got.tolist() == [[255, 255, 127, 0, 0]]
+
+
 def test_monochrome1_is_inverted_after_voi() -> None:
     """H-14: MONOCHROME1 with window c,w: at/below c-w/2 -> 255 (white), above c+w/2 -> 0."""
     x = np.array([[0, 300, 40]], dtype=np.int16)
@@ -183,6 +191,15 @@ def test_viewport_elided_values() -> None:
         {"annotation": "patient,colour"},
         {"iccprofile": "maybe"},
         {"colour": "red"},
+        {"viewport": "16385,16"},
+        {"viewport": "1" * 400 + ",1"},
+        {"viewport": "5_0,5"},
+        {"viewport": "8,8,0,0,99999999999,4"},
+        {"quality": "²"},
+        {"quality": "5_0"},
+        {"window": "4_0,400,linear"},
+        {"window": "40,inf,linear"},
+        {"window": "1e999,400,linear"},
     ],
 )
 def test_malformed_params_are_400(params: dict[str, str]) -> None:
@@ -218,3 +235,27 @@ def test_encoded_formats() -> None:
     frames = [image, image.rotate(90), image.rotate(180)]
     gif = Image.open(BytesIO(encode(frames, RenderOptions("image/gif"))))
     assert gif.n_frames == 3
+
+
+def test_animated_gif_keeps_identical_frames() -> None:
+    """API.md: one GIF frame per image, identical consecutive images included (Pillow alone
+    would merge them), each shown GIF_FRAME_MS, pixel values kept."""
+    grey = Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8) * 4)
+    rgb = Image.fromarray(np.dstack([np.asarray(grey)] * 3))
+    gif = Image.open(BytesIO(encode([grey, grey, rgb, grey], RenderOptions("image/gif"))))
+    assert gif.n_frames == 4
+    for index in range(4):
+        gif.seek(index)
+        assert gif.info["duration"] == 100
+        assert np.asarray(gif.convert("L")).tolist() == np.asarray(grey).tolist()
+
+
+def test_quality_bounds_and_icc_in_jpeg() -> None:
+    """H-07: quality 1 and 100 are the bounds (0 and 101 are 400, above); H-17: a JPEG embeds
+    the profile in APP2 ICC_PROFILE, a PNG in an iCCP chunk."""
+    assert parse_params({"quality": "1"}, "image/jpeg").quality == 1
+    assert parse_params({"quality": 100}, "image/jpeg").quality == 100
+    image = Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8))
+    jpeg = encode([image], parse_params({"iccprofile": "yes", "quality": "1"}, "image/jpeg"))
+    assert b"\xff\xe2" in jpeg and b"ICC_PROFILE\x00" in jpeg
+    assert b"ICC_PROFILE" not in encode([image], parse_params(None, "image/jpeg"))

@@ -1,0 +1,210 @@
+"""STOW-RS over HTTP: parse the multipart request, store in batches, answer per PS3.18 Annex I.
+
+* The request must be ``multipart/related; type="application/dicom"`` (a missing ``type`` is
+  read as application/dicom); any other Content-Type is 415 (I-03), a multipart without a
+  boundary is 400. The body is parsed as it arrives by :func:`dicomfs.web.multipart.iter_parts`
+  (quoted boundary, CRLF preamble, parts without Content-Length, chunked bodies: I-15).
+* Parts are read with pydicom and handed to ``store_instances`` in batches
+  (:data:`BATCH_PARTS` parts or :data:`BATCH_BYTES` bytes), so a large request is never held in
+  memory whole; the responses of the batches are merged into one Store Instances Response.
+* A part that is not DICOM at all is a failure with FailureReason C000 (49152) and empty UIDs
+  (I-11). Status (I-08): 200 when everything was stored, 202 when something was stored and
+  something failed or has a warning, 409 when nothing was stored, 400 when nothing was stored
+  and every part was unreadable.
+* The response is ``application/dicom+json`` exactly (I-16), also for 409.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import pydicom
+from pydicom import config
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.sequence import Sequence as DicomSequence
+
+from dicomfs.dicomjson import dataset_to_json
+from dicomfs.errors import BadRequestError, ConflictError, UnsupportedMediaTypeError
+from dicomfs.protocol import DICOMClient
+from dicomfs.server.messages import Response, json_response
+from dicomfs.web.multipart import MultipartError, Part, iter_parts, parse_media_type
+
+__all__ = ["BATCH_BYTES", "BATCH_PARTS", "FAILURE_CANNOT_UNDERSTAND", "store"]
+
+#: Parts stored per ``store_instances`` call.
+BATCH_PARTS = 32
+#: Bytes of parts stored per ``store_instances`` call (whichever limit comes first).
+BATCH_BYTES = 64 * 1024 * 1024
+#: FailureReason C000: the part cannot be understood (not DICOM).
+FAILURE_CANNOT_UNDERSTAND = 0xC000
+
+_READ_ERRORS = (InvalidDicomError, ValueError, EOFError, struct.error, KeyError, TypeError,
+                AttributeError, IndexError, OverflowError, UnicodeError, NotImplementedError)
+_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+
+
+def check_content_type(value: str | None) -> str:
+    """The boundary of a STOW request's Content-Type.
+
+    Raises
+    ------
+    UnsupportedMediaTypeError
+        Not ``multipart/related`` with type ``application/dicom`` (I-03).
+    BadRequestError
+        No boundary.
+    """
+    if not value:
+        raise UnsupportedMediaTypeError("a STOW-RS request needs a Content-Type (I-03)")
+    media_type, params = parse_media_type(value)
+    part_type = params.get("type", "application/dicom").strip().lower()
+    if media_type != "multipart/related" or part_type != "application/dicom":
+        raise UnsupportedMediaTypeError(
+            f"unsupported Content-Type {value!r}: only multipart/related; "
+            'type="application/dicom" is accepted (I-03)'
+        )
+    boundary = params.get("boundary", "")
+    if not boundary:
+        raise BadRequestError("the multipart Content-Type has no boundary")
+    return boundary
+
+
+def _uids_as_read(ds: Dataset) -> None:
+    """Convert the four UIDs from their raw bytes without pydicom's validation warnings: a
+    malformed UID is the store's to report (C000, I-12), not a warning of the server."""
+    for keyword in _UIDS:
+        tag = tag_for_keyword(keyword)
+        if tag is None or tag not in ds:
+            continue
+        raw = ds.get_item(tag)
+        if isinstance(raw, RawDataElement) and isinstance(raw.value, bytes):
+            text = raw.value.decode("ascii", "replace").rstrip("\0 ").strip()
+            ds[tag] = DataElement(tag, "UI", text, validation_mode=config.IGNORE)
+
+
+def _read(part: Part) -> Dataset | None:
+    """The part as a dataset, or None when it is not DICOM (the UIDs are read here, so a
+    garbled data set fails now rather than inside the store)."""
+    content_type = part.content_type
+    if content_type is not None and parse_media_type(content_type)[0] != "application/dicom":
+        return None
+    for force in (False, True):
+        try:
+            ds = pydicom.dcmread(io.BytesIO(part.content), force=force)
+            _uids_as_read(ds)
+            if force and not any(keyword in ds for keyword in _UIDS):
+                return None
+            return ds
+        except InvalidDicomError:
+            continue
+        except _READ_ERRORS:
+            return None
+    return None
+
+
+@dataclass
+class _Outcome:
+    """The merged response of every batch."""
+
+    stored: list[Dataset] = field(default_factory=list)
+    failed: list[Dataset] = field(default_factory=list)
+    unreadable: int = 0
+    studies: dict[str, str] = field(default_factory=dict)  # SOP Instance UID -> Study UID
+
+    def add(self, response: Dataset | None) -> None:
+        if response is None:
+            return
+        self.stored.extend(response.get("ReferencedSOPSequence", []))
+        self.failed.extend(response.get("FailedSOPSequence", []))
+
+
+def _unreadable_item() -> Dataset:
+    item = Dataset()
+    item.ReferencedSOPClassUID = ""
+    item.ReferencedSOPInstanceUID = ""
+    item.FailureReason = FAILURE_CANNOT_UNDERSTAND
+    return item
+
+
+def _batches(parts: Iterable[Part], outcome: _Outcome) -> Iterator[list[Dataset]]:
+    batch: list[Dataset] = []
+    size = 0
+    for part in parts:
+        ds = _read(part)
+        if ds is None:
+            outcome.unreadable += 1
+            outcome.failed.append(_unreadable_item())
+            continue
+        sop, study = ds.get("SOPInstanceUID"), ds.get("StudyInstanceUID")
+        if isinstance(sop, str) and isinstance(study, str):
+            outcome.studies[str(sop)] = str(study)
+        batch.append(ds)
+        size += len(part.content)
+        if len(batch) >= BATCH_PARTS or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def store(
+    client: DICOMClient, body: Iterable[bytes], boundary: str, study: str | None, base_url: str
+) -> Response:
+    """Store the parts of a STOW-RS request body and build the HTTP response.
+
+    Raises
+    ------
+    BadRequestError
+        A malformed multipart body, or no part at all.
+    ReadOnlyError
+        The store is read-only.
+    """
+    outcome = _Outcome()
+    parts = 0
+
+    def counted(items: Iterable[Part]) -> Iterator[Part]:
+        nonlocal parts
+        for part in items:
+            parts += 1
+            yield part
+
+    try:
+        for batch in _batches(counted(iter_parts(body, boundary)), outcome):
+            try:
+                outcome.add(client.store_instances(batch, study))
+            except ConflictError as exc:
+                outcome.add(exc.dataset if isinstance(exc.dataset, Dataset) else None)
+    except MultipartError as exc:
+        raise BadRequestError(f"malformed multipart body: {exc}") from exc
+    if parts == 0:
+        raise BadRequestError("the STOW-RS request holds no part")
+    return _response(outcome, study, base_url)
+
+
+def _response(outcome: _Outcome, study: str | None, base_url: str) -> Response:
+    dataset = Dataset()
+    stored_studies = {
+        outcome.studies.get(str(item.get("ReferencedSOPInstanceUID", "")), "")
+        for item in outcome.stored
+    }
+    if study is not None:
+        dataset.RetrieveURL = f"{base_url}/studies/{study}"
+    elif len(stored_studies) == 1 and "" not in stored_studies:
+        dataset.RetrieveURL = f"{base_url}/studies/{stored_studies.pop()}"
+    else:
+        dataset.RetrieveURL = None
+    if outcome.failed:
+        dataset.FailedSOPSequence = DicomSequence(outcome.failed)
+    if outcome.stored:
+        dataset.ReferencedSOPSequence = DicomSequence(outcome.stored)
+    warned = any("WarningReason" in item for item in outcome.stored)
+    if outcome.stored:
+        status = 202 if outcome.failed or warned else 200
+    else:
+        status = 400 if outcome.unreadable == len(outcome.failed) else 409
+    return json_response(status, dataset_to_json(dataset))
