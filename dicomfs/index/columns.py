@@ -98,8 +98,21 @@ def tm_key(value: str | None) -> str | None:
     return f"{hh}{mm or '00'}{ss or '00'}.{(frac or '').ljust(6, '0')}"
 
 
+_ACR_NEMA_DA = re.compile(r"^(\d{4})\.(\d{2})\.(\d{2})$")
+
+
+def da_key(date: str | None) -> str | None:
+    """A DA as ``YYYYMMDD``: the old ACR-NEMA form ``YYYY.MM.DD`` (PS3.5 6.2, retired but found
+    in old files) is normalised so SQL range matching sees the same date QIDO's parser does."""
+    if date is None:
+        return None
+    match = _ACR_NEMA_DA.match(date)
+    return "".join(match.groups()) if match else date
+
+
 def datetime_key(date: str | None, time: str | None) -> str | None:
     """``YYYYMMDDHHMMSS.ffffff`` of a DA and a TM (missing time: midnight), for B-19."""
+    date = da_key(date)
     if not date or not _DA.match(date):
         return None
     return date + (tm_key(time) or "000000.000000")
@@ -151,14 +164,14 @@ def _int(attributes: dict[str, Any], tag: str) -> int | None:
 def study_columns(attributes: dict[str, Any]) -> dict[str, Any]:
     """Column values of a ``studies`` row (without ``attributes``) from DICOM JSON."""
     name = _text(attributes, "00100010")
-    date = _text(attributes, "00080020")
+    date = da_key(_text(attributes, "00080020"))
     time = _text(attributes, "00080030")
     return {
         "study_instance_uid": _text(attributes, "0020000D"),
         "patient_id": _text(attributes, "00100020"),
         "patient_name": name,
         "patient_name_key": pn_key(name),
-        "patient_birth_date": _text(attributes, "00100030"),
+        "patient_birth_date": da_key(_text(attributes, "00100030")),
         "patient_sex": _text(attributes, "00100040"),
         "study_date": date,
         "study_time": time,
@@ -179,7 +192,7 @@ def series_columns(attributes: dict[str, Any]) -> dict[str, Any]:
         "modality": _text(attributes, "00080060"),
         "series_number": _int(attributes, "00200011"),
         "series_description": _text(attributes, "0008103E"),
-        "series_date": _text(attributes, "00080021"),
+        "series_date": da_key(_text(attributes, "00080021")),
         "series_time": _text(attributes, "00080031"),
         "body_part_examined": _text(attributes, "00180015"),
     }

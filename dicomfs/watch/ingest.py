@@ -11,8 +11,12 @@ reason (server down, disk full), is retried later.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+import struct
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from io import BytesIO
@@ -96,6 +100,63 @@ def check_dataset(ds: Dataset) -> None:
         raise _Incomplete("missing " + ", ".join(missing))
 
 
+#: Open without following a final symbolic link, without blocking on a FIFO put in place of the
+#: file, and without leaking the descriptor to child processes (flags missing on a platform: 0).
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_BINARY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+def _read_regular(path: Path) -> tuple[FileStat, bytes] | None:
+    """A regular file's stat, as opened, and content; None when it is gone or not a file.
+
+    Few system calls (open, fstat, read, close): each one gives up the interpreter lock, and
+    getting it back is slow while the store's threads are busy.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a symbolic link: never ingested
+            return None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        chunks: list[bytes] = []
+        left = st.st_size
+        while left > 0:  # a file that grows meanwhile is caught by the stat after the read
+            chunk = os.read(fd, left)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return FileStat(st.st_size, st.st_mtime_ns), data
+
+
+def _parse(data: bytes) -> Dataset:
+    try:
+        ds = pydicom.dcmread(BytesIO(data))
+    except InvalidDicomError as exc:
+        raise _Unusable("not a DICOM file (no DICM prefix)") from exc
+    except (EOFError, ValueError, KeyError, TypeError, NotImplementedError) as exc:
+        raise _Incomplete(f"cannot be parsed: {exc}".splitlines()[0]) from exc
+    except (AttributeError, OverflowError, RecursionError, struct.error, zlib.error) as exc:
+        # a corrupt file can make pydicom fail in any of these ways; waiting will not help
+        raise _Unusable(f"cannot be parsed ({type(exc).__name__}): {exc}".splitlines()[0]) from exc
+    check_dataset(ds)
+    return ds
+
+
 def read_candidate(path: Path) -> Dataset:
     """Read an inbox file completely and check it.
 
@@ -117,15 +178,7 @@ def read_candidate(path: Path) -> Dataset:
         It cannot be read.
     """
     with open(path, "rb") as handle:  # one read: parsing from memory makes no system calls
-        data = handle.read()
-    try:
-        ds = pydicom.dcmread(BytesIO(data))
-    except InvalidDicomError as exc:
-        raise _Unusable("not a DICOM file (no DICM prefix)") from exc
-    except (EOFError, ValueError, KeyError, TypeError, NotImplementedError) as exc:
-        raise _Incomplete(f"cannot be parsed: {exc}".splitlines()[0]) from exc
-    check_dataset(ds)
-    return ds
+        return _parse(handle.read())
 
 
 class Inbox:
@@ -232,12 +285,19 @@ class Inbox:
             The event of a file rejected or retried; the candidate of a file to store. Both
             ``None`` when the file is gone.
         """
-        before = self.fs.stat(relpath)
-        if before is None:
-            return None, None  # gone meanwhile
-        path = self.folder / relpath
         try:
-            ds = read_candidate(path)
+            content = _read_regular(self.folder / relpath)
+        except OSError as exc:
+            current = self.fs.stat(relpath)
+            if current is None:
+                return None, None
+            retry(relpath, current, self.retry_delay)
+            return WatchEvent("retry", relpath, f"cannot be read: {exc.strerror or exc}"), None
+        if content is None:
+            return None, None  # gone meanwhile, or not a regular file
+        before, data = content
+        try:
+            ds = _parse(data)
         except _Unusable as exc:
             return self._reject(relpath, str(exc)), None
         except _Incomplete as exc:
@@ -245,9 +305,8 @@ class Inbox:
                 retry(relpath, before, self.retry_delay)
                 return WatchEvent("retry", relpath, str(exc)), None
             return self._reject(relpath, str(exc)), None
-        except OSError as exc:
-            retry(relpath, before, self.retry_delay)
-            return WatchEvent("retry", relpath, f"cannot be read: {exc.strerror or exc}"), None
+        finally:
+            del data
         after = self.fs.stat(relpath)
         if after != before:
             if after is not None:

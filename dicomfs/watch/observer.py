@@ -13,7 +13,18 @@ import queue
 from pathlib import Path
 from types import TracebackType
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
@@ -29,6 +40,21 @@ _KINDS = {
     "deleted": ChangeKind.DELETED,
     "moved": ChangeKind.MOVED,
 }
+
+
+#: The events acted upon (:data:`_KINDS`); the others (opened, closed without writing, attribute
+#: changes, a folder's "modified" for each file made in it) are not even asked of the system:
+#: with inotify the mask is made from this list, which roughly halves the events of a burst.
+_WANTED: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    DirCreatedEvent,
+    FileModifiedEvent,
+    FileClosedEvent,
+    FileDeletedEvent,
+    DirDeletedEvent,
+    FileMovedEvent,
+    DirMovedEvent,
+]
 
 
 class _Handler(FileSystemEventHandler):
@@ -107,7 +133,10 @@ class FolderObserver:
             PollingObserver(timeout=poll_interval) if poll else Observer()
         )
         handler = _Handler(str(self.root), self._queue)
-        self._observer.schedule(handler, str(self.root), recursive=True)
+        try:
+            self._observer.schedule(handler, str(self.root), recursive=True, event_filter=_WANTED)
+        except TypeError:  # a watchdog without event filters: the handler drops the others
+            self._observer.schedule(handler, str(self.root), recursive=True)
         self._started = False
 
     def start(self) -> None:

@@ -92,8 +92,10 @@ class StoreWorker:
             self._queue.append(candidate)
             self._queued_bytes += candidate.stat.size
             if self._thread is None:
+                # A daemon, so that a handler never closed cannot keep the process alive;
+                # close() joins it (run() always does).
                 self._thread = threading.Thread(
-                    target=self._main, name="dicomfs-watch-store", daemon=False
+                    target=self._main, name="dicomfs-watch-store", daemon=True
                 )
                 self._thread.start()
             self._cond.notify()
@@ -176,6 +178,10 @@ class StoreWorker:
                 return
             try:
                 events = self.inbox.store(batch, retry)
+                with self._cond:  # handed over before reported: a report can be waited for
+                    self._finished.extend(c.relpath for c in batch)
+                    self._retries.extend(retries)
+                retries = []
                 for event in events:
                     self.report(event)
             except BaseException as exc:  # handed to the loop's thread by collect()
@@ -185,10 +191,6 @@ class StoreWorker:
                     self._queue.clear()
                     self._queued_bytes = 0
                 return
-            with self._cond:
-                self._finished.extend(c.relpath for c in batch)
-                self._retries.extend(retries)
-            retries = []
 
 
 class InboxPipeline:
@@ -247,8 +249,8 @@ class InboxPipeline:
                     continue
                 if relpath in self._busy:
                     self._again[relpath] = stat  # complete again while in flight: see it after
-                else:
-                    retry(relpath, stat, 0.0)  # still complete: read it on a later round
+                else:  # enough read ahead: still complete, read it on a later round
+                    retry(relpath, stat, self.inbox.retry_delay)
                 continue
             event, candidate = self.inbox.read(relpath, retry)
             if event is not None:

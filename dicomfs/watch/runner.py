@@ -126,11 +126,18 @@ class IndexKeeper:
             if plan.removed_dirs:
                 prefixes = tuple(d.rstrip("/") + "/" for d in plan.removed_dirs)
                 gone += [p for p in self.repo.file_states() if p.startswith(prefixes)]
-            gone = sorted(set(gone))
+            gone = sorted({_shown(p) for p in gone})
             self.repo.remove_paths(gone)
             events += [WatchEvent("removed", p) for p in gone]
             records: list[InstanceRecord] = []
             for relpath in plan.ready:
+                if _shown(relpath) != relpath:  # the index keys paths by UTF-8 text (as sync)
+                    stat = fs.stat(relpath)
+                    if stat is not None:
+                        shown, reason = _shown(relpath), "name is not valid UTF-8: not indexed"
+                        self.repo.reject(shown, stat.size, stat.mtime_ns, reason)
+                        events.append(WatchEvent("rejected", shown, reason))
+                    continue
                 result = scan.read_file(self.root, relpath)
                 if isinstance(result, InstanceRecord):
                     records.append(result)
@@ -154,6 +161,11 @@ class IndexKeeper:
 
     def close(self) -> None:
         """Nothing runs in the background in index mode."""
+
+
+def _shown(relpath: str) -> str:
+    """A path as the index keys it: bytes that are not UTF-8 escaped as ``\\xNN``."""
+    return relpath.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class InboxHandler:

@@ -7,6 +7,8 @@ the figures are printed (run with ``-s``), never asserted.
 from __future__ import annotations
 
 import io
+import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -94,6 +96,7 @@ def test_400_concurrent_files_are_each_ingested_exactly_once(tmp_path: Path) -> 
             wait_for(lambda: len(stored) == COUNT, timeout=120, what=f"{COUNT} stored")
         finally:
             loop.stop()
+        assert [t.name for t in threading.enumerate() if t.name.startswith("dicomfs-")] == []
         found = store.search_for_instances(get_remaining=True)
         pixels = {str(ds.SOPInstanceUID): ds.PixelData
                   for ds in store.iter_study(factories.study_uid(10),
@@ -112,4 +115,11 @@ def test_400_concurrent_files_are_each_ingested_exactly_once(tmp_path: Path) -> 
     latencies = [stored[name] - closed[name] for name in closed]
     print(f"\nclose -> searchable over {COUNT} files: "
           f"p50 {_percentile(latencies, 0.5):.3f} s, p95 {_percentile(latencies, 0.95):.3f} s, "
-          f"max {max(latencies):.3f} s")
+          f"max {max(latencies):.3f} s (load average {_load()})")
+
+
+def _load() -> str:
+    try:
+        return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except OSError:  # not on every platform
+        return "unknown"

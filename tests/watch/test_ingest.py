@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import factories
+import pytest
 from pydicom.dataset import Dataset
 
 from dicomfs.file.client import DICOMfileClient
@@ -100,3 +101,22 @@ def test_the_same_instance_twice_is_stored_once(tmp_path: Path) -> None:
         events = Inbox(inbox, store).ingest(["x/IM1", "y/IM1"], WatchState(), 0.0)
         assert _sops(store) == [factories.sop_uid(2, 1, 1)]
     assert [e.action for e in events] == ["stored", "stored"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs and symbolic links")
+def test_links_and_fifos_are_never_read(tmp_path: Path) -> None:
+    """A symbolic link or a FIFO under a complete file's name is left alone (never opened for
+    long, never stored, never moved), as if the file were gone."""
+    inbox = tmp_path / "inbox"
+    _write(tmp_path / "elsewhere" / "IM1", factories.make_instance(1, 1, 1))
+    inbox.mkdir()
+    (inbox / "link").symlink_to(tmp_path / "elsewhere" / "IM1")
+    os.mkfifo(inbox / "fifo")
+    retries: list[str] = []
+    with DICOMfileClient(tmp_path / "store") as store:
+        box = Inbox(inbox, store)
+        for name in ("link", "fifo"):
+            assert box.read(name, lambda relpath, stat, delay: retries.append(relpath)) == (
+                None, None)
+    assert retries == []
+    assert sorted(p.name for p in inbox.iterdir()) == ["fifo", "link"]

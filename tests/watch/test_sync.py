@@ -131,3 +131,24 @@ def test_negative_settle_is_refused(fake_fs: FakeFilesystem) -> None:
     """Inputs are validated at the entry point."""
     with pytest.raises(ValueError, match="settle"):
         reconcile(WatchState(), [], 0.0, fake_fs, settle=-1)
+
+
+def test_a_burst_of_events_costs_one_stat_per_file(fake_fs: FakeFilesystem) -> None:
+    """A file written in many chunks brings many events; one reconcile stats it once, and the
+    outcome is the same as event by event: closed last, so complete."""
+    stats: list[str] = []
+    original = fake_fs.stat
+
+    def counting_stat(relpath: str) -> FileStat | None:
+        stats.append(relpath)
+        return original(relpath)
+
+    fake_fs.stat = counting_stat  # type: ignore[method-assign]
+    fake_fs.write("IM1", 8192, 7)
+    fake_fs.write("IM2", 8192, 7)
+    batch = [Change(C, "IM1"), *[Change(M, "IM1")] * 8, Change(X, "IM1"),
+             Change(C, "IM2"), Change(X, "IM2"), Change(M, "IM2")]
+    state = WatchState()
+    assert reconcile(state, batch, 0.0, fake_fs, settle=5.0) == Plan(ready=["IM1"])
+    assert sorted(stats) == ["IM1", "IM2"]
+    assert state.pending["IM2"].closed is False  # written again after its close
