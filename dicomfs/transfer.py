@@ -20,11 +20,16 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+import struct
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from io import FileIO
 from pathlib import Path
 
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
@@ -32,6 +37,7 @@ from dicomfs._types import DicomJSON, MediaTypes
 from dicomfs.errors import BadRequestError, ConflictError, NotFoundError
 from dicomfs.protocol import DICOMClient
 from dicomfs.storage.layout import validate_uid
+from dicomfs.storage.safefile import BoundedReader
 from dicomfs.watch.changes import is_noise
 
 __all__ = [
@@ -40,11 +46,13 @@ __all__ = [
     "CopySummary",
     "SeriesPlan",
     "StoreSummary",
+    "UnusableFile",
     "collect_files",
     "copy_studies",
     "find_study_of_series",
     "list_series",
     "plan_copy",
+    "read_instance_file",
     "retrieve_series_into_folder",
     "retrieve_study_into_folder",
     "store_files",
@@ -264,6 +272,107 @@ def _store_batch(
         return stored, failed
 
 
+class UnusableFile(Exception):
+    """A file :func:`store_files` cannot store: skipped (not DICOM) or failed (broken DICOM).
+
+    Attributes
+    ----------
+    reason: str
+        One line.
+    skip: bool
+        True when the file is not a DICOM file at all (or not a regular file).
+    """
+
+    def __init__(self, reason: str, *, skip: bool) -> None:
+        super().__init__(reason)
+        self.reason = " ".join(reason.split()) or "unreadable"
+        self.skip = skip
+
+
+#: What pydicom raises on a file it cannot parse (a corrupt file can trigger any of these).
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, EOFError, ValueError, LookupError, TypeError, AttributeError, NotImplementedError,
+    OverflowError, RecursionError, struct.error, zlib.error,
+)
+
+
+def _has_dicm(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def read_instance_file(path: str | os.PathLike[str]) -> Dataset:
+    """Read a whole DICOM file to store it, refusing what would store a damaged instance.
+
+    Never blocks on a FIFO, never allocates what a corrupt length claims, and refuses a file
+    cut short (pydicom itself reads a truncated last element without a word).
+
+    Parameters
+    ----------
+    path: path
+        The file (symbolic links are followed: the user named it).
+
+    Returns
+    -------
+    Dataset
+        The instance, every element complete.
+
+    Raises
+    ------
+    UnusableFile
+        ``skip=True``: not a regular file, or not DICOM; ``skip=False``: a DICOM file that is
+        broken (truncated, unparsable).
+    """
+    text = os.fspath(path)
+    try:
+        st = os.stat(text)
+    except OSError as exc:
+        raise UnusableFile(f"cannot be read: {exc.strerror or exc}", skip=False) from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise UnusableFile("not a regular file", skip=True)
+    try:
+        with BoundedReader(FileIO(text, "rb"), st.st_size) as fh:
+            ds = pydicom.dcmread(fh)
+            _check_complete(ds, st.st_size)
+    except InvalidDicomError as exc:
+        if _has_dicm(text):
+            raise UnusableFile(f"not a valid DICOM file: {exc}", skip=False) from exc
+        raise UnusableFile("not a DICOM file", skip=True) from exc
+    except _READ_ERRORS as exc:
+        raise UnusableFile(f"cannot be read ({type(exc).__name__}): {exc}", skip=False) from exc
+    return ds
+
+
+_PIXEL_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)
+
+
+def _check_complete(ds: Dataset, size: int) -> None:
+    """Raise EOFError when the file was cut: a top-level element holds fewer bytes than it
+    declares, or the file ends inside an element header (pydicom stops there without a word).
+    """
+    last: RawDataElement | None = None
+    for tag in list(ds.keys()):
+        elem = ds.get_item(tag)  # raw: not converted
+        if not isinstance(elem, RawDataElement):
+            last = None
+            continue
+        last = elem
+        if elem.length != 0xFFFFFFFF:
+            got = 0 if elem.value is None else len(elem.value)
+            if got != elem.length:
+                raise EOFError(f"truncated: element {int(elem.tag):08X} holds {got} of its "
+                               f"{elem.length} bytes")
+    if any(tag in ds for tag in _PIXEL_TAGS):  # what may follow pixel data is padding
+        return
+    if last is not None and last.length != 0xFFFFFFFF and last.value_tell + last.length < size:
+        raise EOFError(f"truncated: the file ends inside an element header at "
+                       f"{last.value_tell + last.length}")
+
+
 def store_files(
     client: DICOMClient,
     files: Iterable[str | os.PathLike[str]],
@@ -314,13 +423,9 @@ def store_files(
     for given in files:
         path = str(given)
         try:
-            ds = pydicom.dcmread(path)
-        except InvalidDicomError:
-            summary.skipped.append((path, "not a DICOM file"))
-            tick(1)
-            continue
-        except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
-            summary.failed.append((path, f"cannot be read: {exc}".splitlines()[0]))
+            ds = read_instance_file(path)
+        except UnusableFile as exc:
+            (summary.skipped if exc.skip else summary.failed).append((path, exc.reason))
             tick(1)
             continue
         media_class = getattr(ds.get("file_meta"), "MediaStorageSOPClassUID", None)

@@ -57,5 +57,5 @@ def command(source: str, target: str, study: str | None, series: str | None,
                    f"{summary.skipped} already present, {len(summary.failed)} failed")
         if summary.failed:
             echo_table(["SOPInstanceUID", "Reason"], summary.failed)
-    if summary.failed:
-        click.get_current_context().exit(1)
+    if summary.failed:  # the table above says which and why; stderr gets the one-line error
+        raise click.ClickException(f"{len(summary.failed)} instances could not be copied")

@@ -125,9 +125,12 @@ def _frame_numbers(values: Sequence[str]) -> list[int]:
         for part in value.replace(" ", ",").split(","):
             if not part:
                 continue
-            if not part.isdigit() or int(part) < 1:
+            if not (part.isascii() and part.isdigit()) or int(part) < 1:  # "²".isdigit()
                 raise click.BadParameter(f"not a frame number: {part!r}", param_hint="--numbers")
             numbers.append(int(part))
+    if values and not numbers:
+        raise click.BadParameter(f"no frame number in {' '.join(values)!r}",
+                                 param_hint="--numbers")
     return numbers
 
 

@@ -13,7 +13,7 @@ __all__ = ["command"]
 
 
 @click.command("serve")
-@click.argument("root", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (loopback only by default; see docs/server.md before "
                    "exposing a store).")

@@ -52,5 +52,6 @@ def command(paths: Sequence[str], include: str | None, study: str | None,
         problems += [(p, "skipped", r) for p, r in summary.skipped]
         if problems:
             echo_table(["File", "Outcome", "Reason"], problems)
-    if summary.failed:
-        click.get_current_context().exit(1)
+    if summary.failed:  # the table above says which and why; stderr gets the one-line error
+        raise click.ClickException(f"{len(summary.failed)} of {len(files)} files could not be "
+                                   "stored")

@@ -67,22 +67,33 @@ def root_of_url(url: str | os.PathLike[str], *, create: bool) -> Path:
             parsed = urlparse(url)
             if parsed.netloc not in ("", "localhost"):
                 raise BadRequestError(f"file URL of another host: {url!r}")
-            path = Path(unquote(parsed.path))
+            text = unquote(parsed.path)
+            if not text:  # Path("") would be the current folder
+                raise BadRequestError(f"file URL without a path: {url!r}")
+            path = Path(text)
         elif "://" in url:
             raise BadRequestError(f"not a file URL or a path: {url!r}")
+        elif not url:
+            raise BadRequestError("empty store path")
         else:
             path = Path(url)
     else:
         raise BadRequestError(f"url must be a str or os.PathLike, not {type(url).__name__}")
     if not str(path):
         raise BadRequestError("empty store path")
+    if "\x00" in str(path):
+        raise BadRequestError(f"store path contains a NUL character: {str(path)[:200]!r}")
     path = path.expanduser().absolute()
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as exc:  # e.g. ENAMETOOLONG
+        raise BadRequestError(f"store root {str(path)[:200]!r}: {exc.strerror or exc}") from exc
+    if not exists:
         if not create:
             raise BadRequestError(f"store root {str(path)!r} does not exist")
         try:
             path.mkdir(parents=True)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a name the file system cannot encode
             raise BadRequestError(f"cannot create store root {str(path)!r}: {exc}") from exc
     if not path.is_dir():
         raise BadRequestError(f"store root {str(path)!r} is not a folder")
@@ -119,6 +130,10 @@ def locate_index(
     elif in_memory:
         location = IndexLocation("sqlite://", None, "memory")
     else:
+        if db_dir is not None and not isinstance(db_dir, (str, os.PathLike)):
+            raise BadRequestError(f"db_dir must be a path, not {type(db_dir).__name__}")
+        if db_dir is not None and "\x00" in os.fspath(db_dir):
+            raise BadRequestError("db_dir contains a NUL character")
         folder = Path(os.fspath(db_dir)).expanduser().absolute() if db_dir else root / INDEX_DIR
         file = folder / INDEX_NAME
         location = IndexLocation(f"sqlite:///{file.as_posix()}", file, file.as_posix())
@@ -155,7 +170,7 @@ def open_index(location: IndexLocation, *, recreate: bool) -> tuple[Repository, 
             _remove_sqlite(location.file)
         try:
             location.file.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise BadRequestError(f"cannot create the index folder: {exc}") from exc
     engine = create_index_engine(location.url)
     try:
@@ -168,7 +183,8 @@ def open_index(location: IndexLocation, *, recreate: bool) -> tuple[Repository, 
         migrate.upgrade(engine, version=__version__)
     except (SQLAlchemyError, OSError) as exc:
         engine.dispose()
-        raise BadRequestError(f"cannot open the index at {location.display}: {exc}") from exc
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]  # one line (no SA help URL)
+        raise BadRequestError(f"cannot open the index at {location.display}: {reason}") from exc
     except BaseException:
         engine.dispose()
         raise

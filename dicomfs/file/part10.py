@@ -65,9 +65,10 @@ _ENCODING_TS = {
     (False, True): ExplicitVRLittleEndian,
     (False, False): ExplicitVRBigEndian,
 }
-#: What pydicom raises for a dataset it cannot encode.
+#: What pydicom raises for a dataset it cannot encode (OSError: a number out of range).
 _ENCODING_ERRORS = (
     ValueError, TypeError, AttributeError, KeyError, OverflowError, struct.error, UnicodeError,
+    OSError, RecursionError,
 )
 _PIXEL_DATA = 0x7FE00010
 _SOURCE_AE = BaseTag(0x00020016)
@@ -96,7 +97,7 @@ class EncodingError(ValueError):
     """The dataset cannot be written; ``reason`` is the STOW FailureReason."""
 
     def __init__(self, reason: int, message: str) -> None:
-        super().__init__(message)
+        super().__init__(" ".join(message.split()))  # one line (pydicom's messages have several)
         self.reason = reason
 
 

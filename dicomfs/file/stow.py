@@ -31,8 +31,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydicom import config
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
+from pydicom.tag import BaseTag
 from sqlalchemy import select
 
 from dicomfs.errors import BadRequestError, ConflictError, ReadOnlyError
@@ -74,6 +77,9 @@ FAILURE_CANNOT_UNDERSTAND = 0xC000
 _CHUNK = 900
 _REQUIRED = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 _STOW_PATH_RE = re.compile(r"[0-9.]+/[0-9.]+/[0-9.]+\.dcm")
+_REFERENCED_CLASS = BaseTag(0x00081150)
+_REFERENCED_SOP = BaseTag(0x00081155)
+_RETRIEVE_URL = BaseTag(0x00081190)
 #: Threads writing and fsyncing files while the caller's thread encodes (fsyncs run at once,
 #: so the file system commits its journal once for several files).
 _WRITERS = 4
@@ -140,6 +146,7 @@ def store(
     pending: list[_Item] = []
     try:
         pending = _stage(ctx, items, datasets)
+        _share_failures(items, pending)
         ready = [item for item in pending if item.failure is None]
         if ready:
             _commit(ctx, ready)
@@ -252,6 +259,16 @@ def _stage(ctx: StoreContext, items: list[_Item], datasets: Sequence[Dataset]) -
     return written
 
 
+def _share_failures(items: list[_Item], written: list[_Item]) -> None:
+    """An earlier dataset with the SOP Instance UID of one written fails when that one failed."""
+    by_sop = {item.sop: item for item in written}
+    for item in items:
+        chosen = by_sop.get(item.sop)
+        if item.failure is None and chosen is not None and chosen.failure is not None:
+            item.failure, item.message = chosen.failure, chosen.message
+        item.data = b""  # the encodings of datasets not written
+
+
 def _start_writing(
     ctx: StoreContext,
     item: _Item,
@@ -355,13 +372,19 @@ def _response(ctx: StoreContext, items: list[_Item], study: str | None) -> Datas
 
 
 def _referenced_item(base: str, item: _Item) -> Dataset:
-    out = Dataset()
-    out.ReferencedSOPClassUID = item.sop_class
-    out.ReferencedSOPInstanceUID = item.sop
-    out.RetrieveURL = (
-        f"{base}/studies/{item.study}/series/{item.series}/instances/{item.sop}"
+    # The UIDs were checked by _check: the elements are made without validating them again.
+    url = f"{base}/studies/{item.study}/series/{item.series}/instances/{item.sop}"
+    return Dataset(
+        {
+            _REFERENCED_CLASS: _element(_REFERENCED_CLASS, "UI", item.sop_class),
+            _REFERENCED_SOP: _element(_REFERENCED_SOP, "UI", item.sop),
+            _RETRIEVE_URL: _element(_RETRIEVE_URL, "UR", url),
+        }
     )
-    return out
+
+
+def _element(tag: BaseTag, vr: str, value: str | None) -> DataElement:
+    return DataElement(tag, vr, value, validation_mode=config.IGNORE)
 
 
 def _failed_item(item: _Item) -> Dataset:

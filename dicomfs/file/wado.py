@@ -47,7 +47,7 @@ from dicomfs.pixels.decode import (
 from dicomfs.pixels.render import RenderOptions, encode, parse_params, render
 from dicomfs.pixels.transcode import can_produce, transcode
 from dicomfs.storage.layout import is_valid_uid
-from dicomfs.storage.safefile import open_stored, stored_path
+from dicomfs.storage.safefile import expected_of, open_stored, stored_path
 
 __all__ = ["check_level", "iter_bulkdata", "iter_frames", "iter_instances", "metadata",
            "rendered", "series_rendered"]
@@ -95,6 +95,11 @@ def check_level(level: str | None, series: object, sop: object) -> None:
             raise InvalidQueryError(f"a {level} is addressed without a {name}")
 
 
+def _expected(inst: StoredInstance) -> tuple[int, int] | None:
+    """The indexed (size, mtime_ns): a file rewritten since is not served (CorruptFileError)."""
+    return expected_of(inst.file_size, inst.file_mtime_ns)
+
+
 def _find(
     ctx: StoreContext,
     study: object,
@@ -125,7 +130,7 @@ def _find(
 def _read(ctx: StoreContext, inst: StoredInstance, *, header_only: bool = False) -> Dataset:
     """Read an instance's file (File Meta completed from the index when the file has none)."""
     try:
-        with open_stored(ctx.root, inst.path) as fh:
+        with open_stored(ctx.root, inst.path, _expected(inst)) as fh:
             ds = dcmread(fh, stop_before_pixels=header_only, force=True)
     except (OSError, InvalidDicomError, ValueError, EOFError) as exc:
         raise CorruptFileError(f"{inst.path}: cannot be read: {exc}") from exc
@@ -226,7 +231,7 @@ def _pixel_vr(inst: StoredInstance, fh_vr: str | None) -> str:
 def _instance_metadata(ctx: StoreContext, inst: StoredInstance) -> DicomJSON:
     explicit = inst.transfer_syntax_uid not in ("1.2.840.10008.1.2", DeflatedExplicitVRLittleEndian)
     try:
-        with open_stored(ctx.root, inst.path) as fh:
+        with open_stored(ctx.root, inst.path, _expected(inst)) as fh:
             ds = dcmread(fh, stop_before_pixels=True, force=True)
             vr = None
             if explicit and inst.pixel_data_offset is not None and inst.pixel_data_offset >= 8:
@@ -280,7 +285,7 @@ def _stored_frames(
 ) -> Iterator[bytes]:
     """Frames as stored (native frames little-endian), by offsets or from the parsed file."""
     if fr.uses_offsets(inst):
-        return fr.read_frames(stored_path(ctx.root, inst.path), inst, numbers)
+        return fr.read_frames(stored_path(ctx.root, inst.path, _expected(inst)), inst, numbers)
     return fr.frames_from_dataset(ds if ds is not None else _read(ctx, inst), numbers)
 
 
@@ -447,7 +452,7 @@ def _encapsulated_value(ctx: StoreContext, inst: StoredInstance) -> bytes | None
         return None
     end = max(offset + length for frame in inst.frame_fragments for offset, length in frame)
     try:
-        with open_stored(ctx.root, inst.path) as fh:
+        with open_stored(ctx.root, inst.path, _expected(inst)) as fh:
             fh.seek(inst.pixel_data_offset)
             value = fh.read(end - inst.pixel_data_offset + 4)
     except OSError as exc:
@@ -463,7 +468,7 @@ def _pixel_bulk(ctx: StoreContext, inst: StoredInstance) -> bytes:
     elif fr.uses_offsets(inst):
         assert inst.pixel_data_offset is not None and inst.pixel_data_length is not None
         try:
-            with open_stored(ctx.root, inst.path) as fh:
+            with open_stored(ctx.root, inst.path, _expected(inst)) as fh:
                 vr = ""
                 if inst.transfer_syntax_uid == ExplicitVRBigEndian:
                     fh.seek(inst.pixel_data_offset - 8)

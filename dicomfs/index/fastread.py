@@ -31,10 +31,13 @@ class InstanceReader:
         self._path: str | None = None
         if engine.url.get_backend_name() == "sqlite" and not is_memory(engine):
             self._path = str(engine.url.database)
-        self._row = namedtuple("_Row", [*columns, "path"])  # type: ignore[misc]
+        self._row = namedtuple(  # type: ignore[misc]
+            "_Row", [*columns, "path", "file_size", "file_mtime_ns"]
+        )
         selected = ", ".join(f"i.{name}" for name in columns)
         self._sql = (
-            f"SELECT {selected}, f.path FROM instances AS i JOIN files AS f ON f.id = i.file_id "
+            f"SELECT {selected}, f.path, f.size, f.mtime_ns "
+            "FROM instances AS i JOIN files AS f ON f.id = i.file_id "
             "WHERE i.sop_instance_uid = ? AND i.series_instance_uid = ? "
             "AND i.study_instance_uid = ?"
         )

@@ -68,6 +68,10 @@ class StoredInstance:
     path: str
     transfer_syntax_uid: str
     has_file_meta: bool = True
+    #: Size and modification time of the file when it was indexed; a file that no longer has
+    #: them has changed behind the index's back (its offsets cannot be trusted).
+    file_size: int | None = None
+    file_mtime_ns: int | None = None
     instance_number: int | None = None
     rows: int | None = None
     columns: int | None = None

@@ -616,7 +616,12 @@ def _instances_query(study: str, series: str | None, sop: str | None) -> Any:
     if sop is not None:
         conditions.append(INSTANCES.c.sop_instance_uid == sop)
     return (
-        select(*[INSTANCES.c[name] for name in _INSTANCE_COLS], FILES.c.path)
+        select(
+        *[INSTANCES.c[name] for name in _INSTANCE_COLS],
+        FILES.c.path,
+        FILES.c.size.label("file_size"),
+        FILES.c.mtime_ns.label("file_mtime_ns"),
+    )
         .join(FILES, FILES.c.id == INSTANCES.c.file_id)
         .join(SERIES, SERIES.c.series_instance_uid == INSTANCES.c.series_instance_uid)
         .where(*conditions)
@@ -624,7 +629,12 @@ def _instances_query(study: str, series: str | None, sop: str | None) -> Any:
 
 
 _ONE_INSTANCE = (
-    select(*[INSTANCES.c[name] for name in _INSTANCE_COLS], FILES.c.path)
+    select(
+        *[INSTANCES.c[name] for name in _INSTANCE_COLS],
+        FILES.c.path,
+        FILES.c.size.label("file_size"),
+        FILES.c.mtime_ns.label("file_mtime_ns"),
+    )
     .join(FILES, FILES.c.id == INSTANCES.c.file_id)
     .where(
         INSTANCES.c.sop_instance_uid == bindparam("sop"),
@@ -655,6 +665,8 @@ def _stored(row: Any) -> StoredInstance:
         sop_instance_uid=row.sop_instance_uid,
         sop_class_uid=row.sop_class_uid,
         path=row.path,
+        file_size=row.file_size,
+        file_mtime_ns=row.file_mtime_ns,
         transfer_syntax_uid=row.transfer_syntax_uid,
         has_file_meta=bool(row.has_file_meta),
         instance_number=row.instance_number,

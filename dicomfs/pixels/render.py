@@ -169,9 +169,12 @@ def parse_params(params: object, media_type: str) -> RenderOptions:
         return RenderOptions(media_type=media_type)
     if not isinstance(params, dict):
         raise InvalidQueryError(f"params must be a dict: {params!r}")
-    unknown = sorted(set(params) - {"window", "viewport", "quality", "annotation", "iccprofile"})
+    unknown = sorted(
+        set(params) - {"window", "viewport", "quality", "annotation", "iccprofile"}, key=str
+    )
     if unknown:
-        raise InvalidQueryError(f"unknown rendering parameters: {', '.join(map(str, unknown))}")
+        names = ", ".join(str(k) if str(k).isprintable() else repr(k) for k in unknown)
+        raise InvalidQueryError(f"unknown rendering parameters: {names}")  # one line
     window = _parse_window(_text("window", params["window"])) if "window" in params else None
     viewport = (
         _parse_viewport(_text("viewport", params["viewport"])) if "viewport" in params else None

@@ -15,7 +15,7 @@ from typing import Any
 
 from dicomfs.errors import CorruptFileError
 
-__all__ = ["BoundedReader", "open_stored", "stored_path"]
+__all__ = ["BoundedReader", "expected_of", "open_stored", "stored_path"]
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(
     os, "O_CLOEXEC", 0
@@ -50,25 +50,44 @@ def _changed(relpath: str, what: str) -> CorruptFileError:
     return CorruptFileError(f"{relpath}: {what} since it was indexed (sync the store)")
 
 
-def stored_path(root: Path, relpath: str) -> Path:
+def stored_path(root: Path, relpath: str, expected: tuple[int, int] | None = None) -> Path:
     """``root / relpath`` after checking that it is still a regular file (not followed).
+
+    Parameters
+    ----------
+    expected: tuple[int, int], optional
+        The file's ``(size, mtime_ns)`` when it was indexed: a file that no longer has them was
+        rewritten behind the index's back, so offsets recorded for it cannot be trusted.
 
     Raises
     ------
     CorruptFileError
-        The file is gone or is now a folder, a link, a FIFO or another special file.
+        The file is gone, is now a folder, a link, a FIFO or another special file, or changed.
     """
     path = root / relpath
     try:
-        mode = os.lstat(path).st_mode
+        st = os.lstat(path)
     except OSError as exc:
         raise _changed(relpath, f"cannot be read ({exc.strerror or exc})") from exc
-    if not stat.S_ISREG(mode):
-        raise _changed(relpath, "replaced by something that is not a regular file")
+    _check(relpath, st, expected)
     return path
 
 
-def open_stored(root: Path, relpath: str) -> BoundedReader:
+def _check(relpath: str, st: os.stat_result, expected: tuple[int, int] | None) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        raise _changed(relpath, "replaced by something that is not a regular file")
+    if expected is not None and (st.st_size, st.st_mtime_ns) != expected:
+        raise _changed(relpath, "changed (size or modification time)")
+
+
+def expected_of(size: int | None, mtime_ns: int | None) -> tuple[int, int] | None:
+    """``(size, mtime_ns)`` for :func:`stored_path`/:func:`open_stored`, when both are known."""
+    return None if size is None or mtime_ns is None else (size, mtime_ns)
+
+
+def open_stored(
+    root: Path, relpath: str, expected: tuple[int, int] | None = None
+) -> BoundedReader:
     """Open ``root / relpath`` for reading (see the module docstring).
 
     Returns
@@ -81,15 +100,14 @@ def open_stored(root: Path, relpath: str) -> BoundedReader:
     CorruptFileError
         As :func:`stored_path`, or the file cannot be opened.
     """
-    path = stored_path(root, relpath)
+    path = stored_path(root, relpath, expected)
     try:
         raw = FileIO(path, "rb", opener=_opener)
     except OSError as exc:
         raise _changed(relpath, f"cannot be opened ({exc.strerror or exc})") from exc
     try:
         st = os.fstat(raw.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise _changed(relpath, "replaced by something that is not a regular file")
+        _check(relpath, st, expected)
     except BaseException:
         raw.close()
         raise

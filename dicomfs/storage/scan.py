@@ -293,10 +293,12 @@ def sync(
     SyncReport
         Counts as described in the module docstring, and every rejected file.
     """
-    if workers is not None and workers < 1:
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
         from dicomfs.errors import BadRequestError
 
-        raise BadRequestError(f"workers must be at least 1, got {workers}")
+        raise BadRequestError(f"workers must be at least 1 (an integer), got {workers!r}")
     root = Path(root)
     on_disk, special = walk(root)
     known = repo.file_states()
@@ -318,7 +320,9 @@ def sync(
     orphans = [p for p in repo.orphaned_duplicates() if p in on_disk and p not in to_read]
     to_read = sorted(set(to_read) | set(orphans))
     _read_into(root, repo, to_read, workers, progress)
-    indexed = {path for path, (_s, _m, rejected) in repo.file_states().items() if not rejected}
+    # Nothing written: the states read at the start still hold.
+    states = repo.file_states() if gone or fresh_special or to_read else known
+    indexed = {path for path, (_s, _m, rejected) in states.items() if not rejected}
     new_set = set(new)
     changed_set = set(changed) | set(orphans)
     report = SyncReport(removed=len(gone))

@@ -61,6 +61,15 @@ def test_stage_then_discard(tmp_path: Path) -> None:
     assert _names(tmp_path) == []
 
 
+def test_stage_reports_size_and_mtime_kept_by_commit(tmp_path: Path) -> None:
+    """STOW indexes a file from the stat taken when it was written: a rename keeps it."""
+    staged = atomic.stage(tmp_path / "d" / "x.dcm", b"abcde")
+    assert (staged.synced, staged.size, staged.created_dirs) == (True, 5, [tmp_path / "d"])
+    atomic.commit([staged])
+    st = (tmp_path / "d" / "x.dcm").stat()
+    assert (st.st_size, st.st_mtime_ns) == (staged.size, staged.mtime_ns)
+
+
 def test_stage_disk_full_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An ENOSPC while writing removes the temporary file and raises OSError(ENOSPC) (I-07 A7xx)."""
 
