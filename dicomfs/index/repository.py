@@ -616,26 +616,22 @@ def _instances_query(study: str, series: str | None, sop: str | None) -> Any:
     if sop is not None:
         conditions.append(INSTANCES.c.sop_instance_uid == sop)
     return (
-        select(
-        *[INSTANCES.c[name] for name in _INSTANCE_COLS],
-        FILES.c.path,
-        FILES.c.size.label("file_size"),
-        FILES.c.mtime_ns.label("file_mtime_ns"),
-    )
-        .join(FILES, FILES.c.id == INSTANCES.c.file_id)
-        .join(SERIES, SERIES.c.series_instance_uid == INSTANCES.c.series_instance_uid)
-        .where(*conditions)
+        _STORED_SELECT.join(
+            SERIES, SERIES.c.series_instance_uid == INSTANCES.c.series_instance_uid
+        ).where(*conditions)
     )
 
+
+#: What a StoredInstance is made of: the instance row and its file's path, size and mtime.
+_STORED_SELECT = select(
+    *[INSTANCES.c[name] for name in _INSTANCE_COLS],
+    FILES.c.path,
+    FILES.c.size.label("file_size"),
+    FILES.c.mtime_ns.label("file_mtime_ns"),
+).join(FILES, FILES.c.id == INSTANCES.c.file_id)
 
 _ONE_INSTANCE = (
-    select(
-        *[INSTANCES.c[name] for name in _INSTANCE_COLS],
-        FILES.c.path,
-        FILES.c.size.label("file_size"),
-        FILES.c.mtime_ns.label("file_mtime_ns"),
-    )
-    .join(FILES, FILES.c.id == INSTANCES.c.file_id)
+    _STORED_SELECT
     .where(
         INSTANCES.c.sop_instance_uid == bindparam("sop"),
         INSTANCES.c.series_instance_uid == bindparam("series"),
