@@ -20,8 +20,10 @@ demo: $(STAMP)
 	$(PY) data/make_sample_store.py data/sample-store
 	$(PY) data/demo.py data/sample-store
 
-## make test: the whole suite (starts Orthanc and PostgreSQL itself when they are installed).
+## make test: the docstring examples, then the whole suite (starts Orthanc and PostgreSQL itself
+## when they are installed).
 test: $(STAMP)
+	$(PY) -m pytest -q --doctest-modules dicomfs
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
