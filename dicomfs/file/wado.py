@@ -10,7 +10,8 @@ See ``docs/wado.md`` for what is served and the choices made.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 from PIL import Image
 from pydicom import dcmread
@@ -46,8 +47,9 @@ from dicomfs.pixels.decode import (
 )
 from dicomfs.pixels.render import RenderOptions, encode, parse_params, render
 from dicomfs.pixels.transcode import can_produce, transcode
+from dicomfs.storage import atomic
 from dicomfs.storage.layout import is_valid_uid
-from dicomfs.storage.safefile import expected_of, open_stored, stored_path
+from dicomfs.storage.safefile import FileChangedError, expected_of, open_stored, stored_path
 
 __all__ = ["check_level", "iter_bulkdata", "iter_frames", "iter_instances", "metadata",
            "rendered", "series_rendered"]
@@ -100,6 +102,37 @@ def _expected(inst: StoredInstance) -> tuple[int, int] | None:
     return expected_of(inst.file_size, inst.file_mtime_ns)
 
 
+T = TypeVar("T")
+
+#: How many times a read follows an instance whose file and index row keep changing under it.
+_CHANGED_RETRIES = 5
+
+
+def _current(ctx: StoreContext, inst: StoredInstance, work: Callable[[StoredInstance], T]) -> T:
+    """Run ``work`` on the instance; if its file changed since its row was read, wait for any
+    writer's commit, read the row again and retry.
+
+    Another process's STOW may replace the file between our index read and our open (it renames
+    the new file into place just before its index commit, under the store's writer lock): the
+    fresh row then describes the new file. A file that disagrees with an index row that did not
+    move was changed behind the store's back: FileChangedError (a CorruptFileError) at once.
+    """
+    for _ in range(_CHANGED_RETRIES):
+        try:
+            return work(inst)
+        except FileChangedError:
+            atomic.wait_for_writers(ctx.root)
+            fresh = ctx.repo.instance(
+                inst.study_instance_uid, inst.series_instance_uid, inst.sop_instance_uid
+            )
+            if (fresh.path, fresh.file_size, fresh.file_mtime_ns) == (
+                inst.path, inst.file_size, inst.file_mtime_ns
+            ):
+                return work(fresh)  # the index did not move: raises FileChangedError again
+            inst = fresh
+    return work(inst)
+
+
 def _find(
     ctx: StoreContext,
     study: object,
@@ -129,6 +162,10 @@ def _find(
 
 def _read(ctx: StoreContext, inst: StoredInstance, *, header_only: bool = False) -> Dataset:
     """Read an instance's file (File Meta completed from the index when the file has none)."""
+    return _current(ctx, inst, lambda current: _read_once(ctx, current, header_only=header_only))
+
+
+def _read_once(ctx: StoreContext, inst: StoredInstance, *, header_only: bool) -> Dataset:
     try:
         with open_stored(ctx.root, inst.path, _expected(inst)) as fh:
             ds = dcmread(fh, stop_before_pixels=header_only, force=True)
@@ -229,6 +266,10 @@ def _pixel_vr(inst: StoredInstance, fh_vr: str | None) -> str:
 
 
 def _instance_metadata(ctx: StoreContext, inst: StoredInstance) -> DicomJSON:
+    return _current(ctx, inst, lambda current: _instance_metadata_once(ctx, current))
+
+
+def _instance_metadata_once(ctx: StoreContext, inst: StoredInstance) -> DicomJSON:
     explicit = inst.transfer_syntax_uid not in ("1.2.840.10008.1.2", DeflatedExplicitVRLittleEndian)
     try:
         with open_stored(ctx.root, inst.path, _expected(inst)) as fh:
@@ -285,7 +326,12 @@ def _stored_frames(
 ) -> Iterator[bytes]:
     """Frames as stored (native frames little-endian), by offsets or from the parsed file."""
     if fr.uses_offsets(inst):
-        return fr.read_frames(stored_path(ctx.root, inst.path, _expected(inst)), inst, numbers)
+        return _current(
+            ctx, inst,
+            lambda current: fr.read_frames(
+                stored_path(ctx.root, current.path, _expected(current)), current, numbers
+            ),
+        )
     return fr.frames_from_dataset(ds if ds is not None else _read(ctx, inst), numbers)
 
 
@@ -448,6 +494,10 @@ def _check_byte_range(byte_range: object) -> tuple[int, int] | None:
 
 def _encapsulated_value(ctx: StoreContext, inst: StoredInstance) -> bytes | None:
     """The encapsulated pixel data value (items, no delimiter) by offsets, or None."""
+    return _current(ctx, inst, lambda current: _encapsulated_value_once(ctx, current))
+
+
+def _encapsulated_value_once(ctx: StoreContext, inst: StoredInstance) -> bytes | None:
     if not fr.uses_offsets(inst) or not inst.frame_fragments or inst.pixel_data_offset is None:
         return None
     end = max(offset + length for frame in inst.frame_fragments for offset, length in frame)
@@ -463,6 +513,10 @@ def _encapsulated_value(ctx: StoreContext, inst: StoredInstance) -> bytes | None
 
 
 def _pixel_bulk(ctx: StoreContext, inst: StoredInstance) -> bytes:
+    return _current(ctx, inst, lambda current: _pixel_bulk_once(ctx, current))
+
+
+def _pixel_bulk_once(ctx: StoreContext, inst: StoredInstance) -> bytes:
     if fr.is_encapsulated(inst):
         value = _encapsulated_value(ctx, inst)
     elif fr.uses_offsets(inst):

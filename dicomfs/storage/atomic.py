@@ -504,6 +504,29 @@ def write_lock(root: Path) -> Iterator[None]:
             os.close(fd)  # closing the descriptor releases the flock
 
 
+def wait_for_writers(root: Path) -> None:
+    """Block until no STOW commit or delete holds the store's writer lock, then return.
+
+    Readers never take the lock to read; they call this only when a file disagrees with its
+    index row, since a commit may be between renaming a replacement file into place and
+    writing its index row (a shared ``flock`` waits for the exclusive one to be released).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return
+    try:
+        fd = os.open(os.path.realpath(root), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    except OSError:
+        pass  # a file system without flock: nothing to wait for
+    finally:
+        os.close(fd)
+
+
 def tombstone(root: Path, relpaths: Iterable[str]) -> list[tuple[Path, Path]]:
     """Rename files to tombstone names (first step of a crash-safe delete).
 

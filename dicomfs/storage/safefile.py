@@ -15,7 +15,7 @@ from typing import Any
 
 from dicomfs.errors import CorruptFileError
 
-__all__ = ["BoundedReader", "expected_of", "open_stored", "stored_path"]
+__all__ = ["BoundedReader", "FileChangedError", "expected_of", "open_stored", "stored_path"]
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(
     os, "O_CLOEXEC", 0
@@ -44,6 +44,11 @@ class BoundedReader(BufferedReader):
         if n is not None and n > 0:
             n = max(0, min(n, self._size - self.tell()))
         return super().read(n)
+
+
+class FileChangedError(CorruptFileError):
+    """The file's size or modification time is not what the index recorded: it was rewritten
+    after it was indexed (by another process's STOW replacing it, or behind the store's back)."""
 
 
 def _changed(relpath: str, what: str) -> CorruptFileError:
@@ -77,7 +82,9 @@ def _check(relpath: str, st: os.stat_result, expected: tuple[int, int] | None) -
     if not stat.S_ISREG(st.st_mode):
         raise _changed(relpath, "replaced by something that is not a regular file")
     if expected is not None and (st.st_size, st.st_mtime_ns) != expected:
-        raise _changed(relpath, "changed (size or modification time)")
+        raise FileChangedError(
+            f"{relpath}: changed (size or modification time) since it was indexed (sync the store)"
+        )
 
 
 def expected_of(size: int | None, mtime_ns: int | None) -> tuple[int, int] | None:
