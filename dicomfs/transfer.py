@@ -336,14 +336,37 @@ def read_instance_file(path: str | os.PathLike[str]) -> Dataset:
         raise UnusableFile("not a regular file", skip=True)
     try:
         with BoundedReader(FileIO(text, "rb"), st.st_size) as fh:
-            ds = pydicom.dcmread(fh)
+            ds: Dataset | None = pydicom.dcmread(fh)
+            assert ds is not None
             _check_complete(ds, st.st_size)
     except InvalidDicomError as exc:
         if _has_dicm(text):
             raise UnusableFile(f"not a valid DICOM file: {exc}", skip=False) from exc
-        raise UnusableFile("not a DICOM file", skip=True) from exc
+        ds = _read_without_preamble(text, st.st_size)  # as the scanner indexes such files
+        if ds is None:
+            raise UnusableFile("not a DICOM file", skip=True) from exc
     except _READ_ERRORS as exc:
         raise UnusableFile(f"cannot be read ({type(exc).__name__}): {exc}", skip=False) from exc
+    assert ds is not None
+    return ds
+
+
+_FORCED_READ_ERRORS: tuple[type[BaseException], ...] = (InvalidDicomError, *_READ_ERRORS)
+_IDENTITY = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+
+
+def _read_without_preamble(path: str, size: int) -> Dataset | None:
+    """A file with no preamble/File Meta (old or raw datasets) that is still a whole instance:
+    read by force, accepted only when it holds the four identifying UIDs, which random bytes do
+    not. ``None`` when it is not DICOM."""
+    try:
+        with BoundedReader(FileIO(path, "rb"), size) as fh:
+            ds = pydicom.dcmread(fh, force=True)
+            _check_complete(ds, size)
+            if not all(str(ds.get(keyword, "") or "").strip() for keyword in _IDENTITY):
+                return None
+    except _FORCED_READ_ERRORS:
+        return None
     return ds
 
 

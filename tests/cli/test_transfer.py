@@ -98,3 +98,22 @@ def test_copy_command_whole_store_then_nothing(store: Path, tmp_path: Path) -> N
     assert _sops(target) == _sops(store)
     missing = invoke("copy", "--from", store, "--to", target, "--study", "1.2.3.4")
     assert missing.exit_code == 1
+
+
+def test_read_instance_file_accepts_a_dataset_without_preamble(tmp_path: Path) -> None:
+    """A raw dataset with no preamble/File Meta but with its UIDs is stored, as the scanner
+    indexes it; bytes without the four identifying UIDs are still 'not a DICOM file'."""
+    from pydicom.filewriter import dcmwrite
+
+    from dicomfs.transfer import UnusableFile, read_instance_file
+
+    ds = factories.make_instance(3, 1, 7)
+    del ds.file_meta
+    raw = tmp_path / "raw.dcm"
+    dcmwrite(raw, ds, implicit_vr=True, little_endian=True)
+    assert raw.read_bytes()[128:132] != b"DICM"
+    assert read_instance_file(raw).SOPInstanceUID == factories.sop_uid(3, 1, 7)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x08\x00\x05\x00CS\x0a\x00ISO_IR 100" * 3)
+    with pytest.raises(UnusableFile, match="not a DICOM file"):
+        read_instance_file(junk)
