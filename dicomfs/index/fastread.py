@@ -23,6 +23,8 @@ from dicomfs.index.engine import BUSY_TIMEOUT_S, is_memory
 
 __all__ = ["InstanceReader"]
 
+_CHUNK = 900  # bound parameters per statement (SQLite allows 999 in old builds)
+
 
 class InstanceReader:
     """Looks one instance row up by (study, series, sop) on a per-thread sqlite3 connection."""
@@ -66,6 +68,21 @@ class InstanceReader:
     def find(self, study: str, series: str, sop: str) -> Any | None:
         """The row (attribute access like a SQLAlchemy row), or ``None`` when not indexed."""
         return self._connection().execute(self._sql, (sop, series, study)).fetchone()
+
+    def paths_of_sops(self, sops: list[str]) -> dict[str, str]:
+        """``SOP Instance UID -> relative path`` of the files holding these instances."""
+        conn = self._connection()
+        out: dict[str, str] = {}
+        for start in range(0, len(sops), _CHUNK):
+            chunk = sops[start : start + _CHUNK]
+            sql = (
+                "SELECT i.sop_instance_uid, f.path FROM instances AS i JOIN files AS f "
+                f"ON f.id = i.file_id WHERE i.sop_instance_uid IN ({', '.join('?' * len(chunk))})"
+            )
+            cursor = conn.cursor()
+            cursor.row_factory = None
+            out.update(cursor.execute(sql, chunk).fetchall())
+        return out
 
     def close(self) -> None:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

@@ -545,6 +545,26 @@ class Repository:
         with self.engine.connect() as conn:
             return conn.execute(query).scalar_one_or_none()
 
+    def paths_of_sops(self, sop_instance_uids: Sequence[str]) -> dict[str, str]:
+        """``SOP Instance UID -> relative path`` of the files holding these instances.
+
+        UIDs not indexed are left out. A file SQLite index answers on this thread's plain
+        read-only connection (:mod:`dicomfs.index.fastread`), which sees every committed write.
+        """
+        sops = list(dict.fromkeys(sop_instance_uids))
+        if not sops:
+            return {}
+        if self._reader.available:
+            return self._reader.paths_of_sops(sops)
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            sql = (
+                "SELECT i.sop_instance_uid, f.path FROM instances i "
+                "JOIN files f ON f.id = i.file_id WHERE i.sop_instance_uid IN"
+            )
+            out.update(self._select_in(conn, sql, sops))
+        return out
+
     def instances(
         self, study: str, series: str | None = None, sop: str | None = None
     ) -> list[StoredInstance]:

@@ -106,6 +106,26 @@ def test_disk_full_is_a700(
     assert client.search_for_instances() == []
 
 
+def test_flush_failure_fails_every_instance(
+    client: dicomfs.DICOMfileClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """I-07: the disk cannot flush the batch: every instance fails, nothing is renamed or indexed."""
+
+    def failing(staged: object) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(atomic, "sync_staged", failing)
+    datasets = [factories.make_instance(1, 1, n) for n in range(1, 6)]
+    with pytest.raises(dicomfs.errors.ConflictError) as info:
+        client.store_instances(datasets)
+    failed = info.value.dataset.FailedSOPSequence
+    assert [item.FailureReason for item in failed] == [0x0110] * 5
+    assert "ReferencedSOPSequence" not in info.value.dataset
+    assert _tree(client.ctx.root) == [S1, f"{S1}/{SE1}"]
+    assert list(atomic.iter_temporaries(client.ctx.root)) == []
+    assert client.search_for_instances() == []
+
+
 def test_delete_removes_empty_folders_not_root(client: dicomfs.DICOMfileClient) -> None:
     client.store_instances([factories.make_instance(1, 1, 1), factories.make_instance(1, 2, 1)])
     root = client.ctx.root

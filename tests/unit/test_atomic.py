@@ -140,3 +140,68 @@ def test_ensure_directory_reports_created(tmp_path: Path) -> None:
     created = atomic.ensure_directory(tmp_path / "a" / "b" / "c", tmp_path)
     assert created == [tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"]
     assert atomic.ensure_directory(tmp_path / "a" / "b", tmp_path) == []
+
+
+def _stage_many(folder: Path, count: int) -> list[atomic.StagedFile]:
+    return [
+        atomic.stage(folder / f"{n}.dcm", bytes([n]) * 10, durable=False) for n in range(count)
+    ]
+
+
+@pytest.mark.skipif(atomic._syncfs is None, reason="syncfs is Linux only")
+def test_sync_staged_batch_flushes_the_file_system_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From SYNCFS_MIN_FILES files on: one syncfs per file system, no fsync per file."""
+    staged = _stage_many(tmp_path / "a", atomic.SYNCFS_MIN_FILES + 3)
+    calls: list[tuple[str, Path]] = []
+    real_syncfs = atomic.syncfs
+    monkeypatch.setattr(atomic, "syncfs", lambda p: calls.append(("syncfs", p)) or real_syncfs(p))
+    monkeypatch.setattr(
+        atomic, "_fsync_path", lambda p, directory: calls.append(("fsync", p))
+    )
+    atomic.sync_staged(staged)
+    assert calls == [("syncfs", tmp_path / "a")]
+    assert all(item.synced for item in staged)
+    atomic.sync_staged(staged)  # nothing left to flush
+    assert len(calls) == 1
+
+
+def test_sync_staged_few_files_or_no_syncfs_fsyncs_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below the threshold, or where syncfs is missing, every file is fsynced."""
+    fsynced: list[Path] = []
+    real = atomic._fsync_path
+
+    def record(path: Path, *, directory: bool) -> None:
+        fsynced.append(path)
+        real(path, directory=directory)
+
+    monkeypatch.setattr(atomic, "_fsync_path", record)
+    few = _stage_many(tmp_path / "few", atomic.SYNCFS_MIN_FILES - 1)
+    atomic.sync_staged(few)
+    assert sorted(fsynced) == sorted(item.temporary for item in few)
+    fsynced.clear()
+    monkeypatch.setattr(atomic, "_syncfs", None)
+    many = _stage_many(tmp_path / "many", atomic.SYNCFS_MIN_FILES + 1)
+    atomic.sync_staged(many)
+    assert sorted(fsynced) == sorted(item.temporary for item in many)
+    assert all(item.synced for item in few + many)
+
+
+@pytest.mark.skipif(atomic._syncfs is None, reason="syncfs is Linux only")
+def test_syncfs_reports_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write-back error of the file system is raised as OSError with its errno."""
+    assert atomic.syncfs(tmp_path) is True
+
+    def failing(fd: int) -> int:
+        import ctypes
+
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(atomic, "_syncfs", failing)
+    with pytest.raises(OSError) as info:
+        atomic.syncfs(tmp_path)
+    assert info.value.errno == errno.EIO
