@@ -10,7 +10,7 @@ One call of :func:`store` goes through four steps:
    (:func:`dicomfs.storage.scan.read_buffer`), so the index rows are those ``sync`` would make;
    create the folders, once each; write every file under a temporary name next to its final
    name; then make them all durable at once (:func:`dicomfs.storage.atomic.sync_staged`: one
-   ``syncfs`` of the file system on Linux for four files or more, else an fsync per file).
+   ``syncfs`` of a local Linux file system for four files or more, else an fsync per file).
 3. **Commit**, holding the store's writer lock: rename the files over their final names, fsync
    their folders, and upsert their index rows in one transaction. A file that replaces an
    instance stored elsewhere in the tree removes the old file (tombstone, rows, unlink).

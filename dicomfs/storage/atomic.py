@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "StagedFile",
@@ -261,20 +262,46 @@ def stage(
     return StagedFile(target, temporary, made, durable, st.st_size, st.st_mtime_ns)
 
 
-def _load_syncfs() -> Callable[[int], int] | None:
+def _load_libc() -> tuple[Callable[[int], int] | None, Callable[[bytes, Any], int] | None]:
+    """``syncfs`` and ``statfs`` of the C library (Linux), or None."""
     if not sys.platform.startswith("linux"):
-        return None
+        return None, None
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        function = libc.syncfs
+        syncfs_, statfs_ = libc.syncfs, libc.statfs
     except (OSError, AttributeError):  # pragma: no cover - a libc without syncfs (before 2.14)
+        return None, None
+    syncfs_.argtypes, syncfs_.restype = [ctypes.c_int], ctypes.c_int
+    statfs_.argtypes, statfs_.restype = [ctypes.c_char_p, ctypes.c_void_p], ctypes.c_int
+    return syncfs_, statfs_
+
+
+#: ``statfs`` f_type of the local file systems whose ``syncfs`` writes every file's data and
+#: metadata and flushes the device, as fsync does: ext2/3/4, XFS, Btrfs, F2FS, tmpfs (nothing
+#: to flush). On others (NFS, FUSE mounts, overlayfs...) a ``syncfs`` may be weaker than an
+#: fsync of each file (a FUSE daemon never sees it), so their files are fsynced one by one.
+SYNCFS_FILE_SYSTEMS = frozenset({0xEF53, 0x58465342, 0x9123683E, 0xF2F52010, 0x01021994})
+_syncfs, _statfs = _load_libc()
+_syncfs_by_device: dict[int, bool] = {}
+
+
+def _file_system_type(path: Path) -> int | None:
+    """``statfs(path).f_type``, or None when it cannot be read."""
+    if _statfs is None:
         return None
-    function.argtypes = [ctypes.c_int]
-    function.restype = ctypes.c_int
-    return function
+    buffer = ctypes.create_string_buffer(256)  # struct statfs is 120 bytes on 64-bit Linux
+    if _statfs(os.fsencode(path), buffer) != 0:
+        return None
+    return ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF  # f_type comes first
 
 
-_syncfs = _load_syncfs()
+def _flushes_with_syncfs(folder: Path, device: int) -> bool:
+    """Whether :func:`syncfs` makes the files of ``folder``'s file system durable (cached)."""
+    known = _syncfs_by_device.get(device)
+    if known is None:
+        known = _syncfs is not None and _file_system_type(folder) in SYNCFS_FILE_SYSTEMS
+        _syncfs_by_device[device] = known
+    return known
 
 
 def syncfs(path: Path) -> bool:
@@ -314,9 +341,10 @@ def syncfs(path: Path) -> bool:
 def sync_staged(staged: Iterable[StagedFile]) -> None:
     """Make the staged files not yet synced durable: one ``syncfs``, or several fsyncs at once.
 
-    From :data:`SYNCFS_MIN_FILES` files on (and on Linux) their file systems are flushed with
-    :func:`syncfs`, once each; otherwise the files are fsynced by a few threads at once, which
-    lets the file system commit its journal once for several files.
+    From :data:`SYNCFS_MIN_FILES` files on, the files of a local file system of
+    :data:`SYNCFS_FILE_SYSTEMS` (Linux) are flushed with one :func:`syncfs` of it; every other
+    file is fsynced, by a few threads at once, which lets the file system commit its journal
+    once for several files.
 
     Parameters
     ----------
@@ -327,14 +355,20 @@ def sync_staged(staged: Iterable[StagedFile]) -> None:
     if not items:
         return
     if len(items) >= SYNCFS_MIN_FILES and _syncfs is not None:
+        flushed: dict[Path, bool] = {}
         devices: dict[int, Path] = {}
         for folder in dict.fromkeys(item.temporary.parent for item in items):
-            devices.setdefault(os.stat(folder).st_dev, folder)
+            device = os.stat(folder).st_dev
+            flushed[folder] = _flushes_with_syncfs(folder, device)
+            if flushed[folder]:
+                devices.setdefault(device, folder)
         for folder in devices.values():
             syncfs(folder)
         for item in items:
-            item.synced = True
-        return
+            item.synced = flushed[item.temporary.parent]
+        items = [item for item in items if not item.synced]
+        if not items:
+            return
 
     def one(item: StagedFile) -> None:
         _fsync_path(item.temporary, directory=False)

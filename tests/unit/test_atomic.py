@@ -153,6 +153,8 @@ def test_sync_staged_batch_flushes_the_file_system_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """From SYNCFS_MIN_FILES files on: one syncfs per file system, no fsync per file."""
+    monkeypatch.setattr(atomic, "_syncfs_by_device", {})
+    monkeypatch.setattr(atomic, "_file_system_type", lambda path: 0xEF53)  # as if on ext4
     staged = _stage_many(tmp_path / "a", atomic.SYNCFS_MIN_FILES + 3)
     calls: list[tuple[str, Path]] = []
     real_syncfs = atomic.syncfs
@@ -188,6 +190,35 @@ def test_sync_staged_few_files_or_no_syncfs_fsyncs_each(
     atomic.sync_staged(many)
     assert sorted(fsynced) == sorted(item.temporary for item in many)
     assert all(item.synced for item in few + many)
+
+
+@pytest.mark.skipif(atomic._syncfs is None, reason="syncfs is Linux only")
+def test_sync_staged_fsyncs_each_file_of_other_file_systems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a file system whose syncfs may be weaker than fsync (NFS, FUSE...), fsync each file."""
+    monkeypatch.setattr(atomic, "_syncfs_by_device", {})
+    monkeypatch.setattr(atomic, "_file_system_type", lambda path: 0x65735546)  # FUSE
+    monkeypatch.setattr(atomic, "syncfs", lambda path: pytest.fail("syncfs on FUSE"))
+    fsynced: list[Path] = []
+    monkeypatch.setattr(
+        atomic, "_fsync_path", lambda path, directory: fsynced.append(path)
+    )
+    many = _stage_many(tmp_path / "many", atomic.SYNCFS_MIN_FILES + 2)
+    atomic.sync_staged(many)
+    assert sorted(fsynced) == sorted(item.temporary for item in many)
+    assert all(item.synced for item in many)
+
+
+def test_file_system_type_of_real_folders(tmp_path: Path) -> None:
+    """statfs is read where the platform has it; a missing path gives None."""
+    if atomic._statfs is None:
+        assert atomic._file_system_type(tmp_path) is None
+        return
+    assert isinstance(atomic._file_system_type(tmp_path), int)
+    assert atomic._file_system_type(tmp_path / "missing") is None
+    if Path("/proc/self").exists():
+        assert atomic._file_system_type(Path("/proc")) == 0x9FA0  # PROC_SUPER_MAGIC
 
 
 @pytest.mark.skipif(atomic._syncfs is None, reason="syncfs is Linux only")
