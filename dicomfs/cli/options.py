@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from dicomfs.errors import BadRequestError
 from dicomfs.protocol import DICOMClient
 
 __all__ = [
@@ -154,12 +154,12 @@ def open_location(location: str, current: Settings, *, create: bool = False) -> 
         client: DICOMClient = DICOMwebClient(location, session=_session(current))
         return client
     from dicomfs.file.client import DICOMfileClient
+    from dicomfs.file.opening import root_of_url
 
-    path = Path(location[len("file://"):]) if location.startswith("file://") else Path(location)
-    if create:
-        path.mkdir(parents=True, exist_ok=True)
-    elif not path.is_dir():
-        raise click.UsageError(f"no such store folder: {path}")
+    try:  # a file: URL is percent-decoded, as the library does
+        path = root_of_url(location, create=create)
+    except BadRequestError as exc:
+        raise click.UsageError(f"no such store folder: {exc}") from exc
     kwargs: dict[str, Any] = {"db_url": current.db} if current.db else {}
     return DICOMfileClient(str(path), **kwargs)
 

@@ -81,7 +81,7 @@ class DICOMfileClient(DICOMClient):
         self._progress = progress
         self.location = location
         repo, build = open_index(location, recreate=recreate_db)
-        self.base_url = "file://" + root.as_posix()
+        self.base_url = root.as_uri()  # percent-encoded: a valid UR whatever the folder names
         self.ctx = StoreContext(root=root, repo=repo, base_url=self.base_url, readonly=readonly)
         self._closed = False
         #: The report of the sync the constructor ran (new index, ``update_db``, ``recreate_db``),

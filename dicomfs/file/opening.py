@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from dicomfs.errors import BadRequestError
@@ -35,21 +35,22 @@ class IndexLocation:
 
     Attributes
     ----------
-    url: str
-        SQLAlchemy URL.
+    url: str or sqlalchemy.URL
+        SQLAlchemy URL (a ``URL`` object for an index file dicomfs places itself, so a folder
+        name with ``?`` in it is not read as the start of URL parameters).
     file: Path or None
         The SQLite file, when the index is one.
     display: str
         For ``repr`` (passwords hidden).
     """
 
-    url: str
+    url: str | URL
     file: Path | None
     display: str
 
     @property
     def memory(self) -> bool:
-        return self.file is None and self.url.startswith("sqlite")
+        return self.file is None and make_url(self.url).get_backend_name() == "sqlite"
 
 
 def root_of_url(url: str | os.PathLike[str], *, create: bool) -> Path:
@@ -136,7 +137,7 @@ def locate_index(
             raise BadRequestError("db_dir contains a NUL character")
         folder = Path(os.fspath(db_dir)).expanduser().absolute() if db_dir else root / INDEX_DIR
         file = folder / INDEX_NAME
-        location = IndexLocation(f"sqlite:///{file.as_posix()}", file, file.as_posix())
+        location = IndexLocation(URL.create("sqlite", database=str(file)), file, str(file))
     if readonly and location.file is not None and _under(location.file.parent, root):
         raise BadRequestError(
             f"a read-only store writes nothing under its root, but its index would be "

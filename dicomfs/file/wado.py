@@ -457,9 +457,15 @@ def series_rendered(
 # ---- bulk data -----------------------------------------------------------------------------
 def _parse_bulk_url(ctx: StoreContext, url: object) -> tuple[list[str], str | None]:
     """Split a bulk data URL into its UIDs and tag path (None for a whole-level resource)."""
-    if not isinstance(url, str) or not url.startswith(ctx.base_url + "/studies/"):
+    if not isinstance(url, str):
         raise BadRequestError(f"not a bulk data URL of this store ({ctx.base_url}): {url!r}")
-    parts = url[len(ctx.base_url) + 1 :].split("/")
+    # The URL as the metadata gives it (percent-encoded), or with the root written as it is.
+    for base in (ctx.base_url, "file://" + ctx.root.as_posix()):
+        if url.startswith(base + "/studies/"):
+            break
+    else:
+        raise BadRequestError(f"not a bulk data URL of this store ({ctx.base_url}): {url!r}")
+    parts = url[len(base) + 1 :].split("/")
     if parts[-1] == "bulkdata":
         parts = parts[:-1]
     uids: list[str] = []

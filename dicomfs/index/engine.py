@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import StaticPool
 
@@ -67,14 +67,15 @@ def is_memory(engine: Engine) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def create_index_engine(url: str) -> Engine:
+def create_index_engine(url: str | URL) -> Engine:
     """Make an engine for the index at a SQLAlchemy URL.
 
     Parameters
     ----------
-    url: str
+    url: str or sqlalchemy.URL
         ``sqlite:///abs/path.sqlite``, ``sqlite://`` (in memory) or
-        ``postgresql+psycopg://user@host:port/db``.
+        ``postgresql+psycopg://user@host:port/db``; a ``URL`` object for a SQLite file whose
+        path holds ``?`` (a string would end the path there).
 
     Returns
     -------
@@ -98,7 +99,7 @@ def create_index_engine(url: str) -> Engine:
         raise BadRequestError(f"cannot use database URL {url!r}: {exc}") from exc
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str | URL) -> Engine:
     parsed = make_url(url)
     memory = parsed.database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}

@@ -75,6 +75,18 @@ def test_search_studies_table_and_json(store: Path) -> None:
     assert invoke_json("search", "studies", "--root", store, "--limit", "0") == []
 
 
+def test_url_option_is_percent_decoded(store: Path, tmp_path: Path) -> None:
+    """``--url file:///...`` names the folder its percent-encoded path names (as the library's
+    ``DICOMfileClient(url)`` does): a root with a space in its name, given as ``%20``."""
+    spaced = tmp_path / "a store"
+    store.rename(spaced)
+    found = invoke_json("search", "studies", "--url", spaced.as_uri(), "--limit", "1")
+    assert len(found) == 1
+    assert found[0]["00081190"]["Value"][0].startswith(spaced.as_uri() + "/studies/")
+    missing = invoke("search", "studies", "--url", (tmp_path / "none").as_uri())
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
 def test_search_series_and_instances_scoped(store: Path) -> None:
     """--study and --series scope the search (QIDO hierarchy)."""
     series = invoke_json("search", "series", "--root", store, "--study", S1)

@@ -103,13 +103,35 @@ def test_constructor_bad_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, u
 
 
 def test_index_open_error_is_one_line(tmp_path: Path) -> None:
-    """A root folder named "?" cannot hold a SQLite index at a URL (the "?" starts its query):
-    the error was SQLAlchemy's two-line text; now one line."""
-    root = tmp_path / "?"
-    root.mkdir()
+    """An index SQLite cannot open gave SQLAlchemy's two-line text; now one line."""
+    db_dir = tmp_path / "db"
+    (db_dir / "index.sqlite").mkdir(parents=True)  # a folder where the database file should be
     with pytest.raises(BadRequestError) as info:
-        dicomfs.DICOMfileClient(root)
+        dicomfs.DICOMfileClient(tmp_path / "store", db_dir=db_dir)
+    assert "\n" not in str(info.value)
     assert str(info.value).endswith("(sqlite3.OperationalError) unable to open database file")
+
+
+@pytest.mark.parametrize("name", ["?", "a?b=c", "a#b", "a b", "a%20b", "é"])
+def test_root_names_that_mean_something_in_urls(tmp_path: Path, name: str) -> None:
+    """A root named "?" put its index in the parent folder's "?"-less name (the SQLite URL
+    ended there), outside the root; a root with a space gave RetrieveURLs that are not valid
+    UR values. Now the index lives in <root>/.dicomfs and the URLs are percent-encoded."""
+    root = tmp_path / name
+    with dicomfs.DICOMfileClient(root) as client:
+        client.store_instances([factories.make_instance(1, 1, 1)])
+        (found,) = client.search_for_instances()
+        assert client.base_url == root.as_uri()
+        url = found["00081190"]["Value"][0]
+        assert url.startswith(root.as_uri() + "/studies/") and " " not in url
+        metadata = client.retrieve_instance_metadata(
+            factories.study_uid(1), factories.series_uid(1, 1), factories.sop_uid(1, 1, 1)
+        )
+        assert client.retrieve_bulkdata(metadata["7FE00010"]["BulkDataURI"])
+    assert (root / ".dicomfs" / "index.sqlite").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    with dicomfs.DICOMfileClient(root.as_uri()) as again:  # the same store by its file URL
+        assert len(again.search_for_instances()) == 1
 
 
 def test_render_params_with_mixed_key_types(tmp_path: Path) -> None:
