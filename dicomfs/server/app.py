@@ -50,6 +50,7 @@ from dicomfs.server.messages import (
     Request,
     Response,
     error_response,
+    is_digits,
     json_response,
     lookahead,
     parse_range,
@@ -245,7 +246,7 @@ class DICOMwebApp:
             level, uids, limit=limit, offset=query.offset, fields=query.fields or None, **args
         )
         warnings = list(query.warnings)
-        if limit and len(results) >= limit:  # D-02: count what is left
+        if limit is not None and len(results) >= limit:  # D-02: count what is left (limit=0 too)
             left = len(self._call_search(level, uids, offset=query.offset + limit, **args))
             if left:
                 warnings.append(f"There are {left} additional results that can be requested")
@@ -322,7 +323,7 @@ class DICOMwebApp:
     def _frame_numbers(text: str) -> list[int]:
         numbers = []
         for item in text.split(","):
-            if not item.strip().isdigit():
+            if not is_digits(item.strip()):
                 raise BadRequestError(f"frame numbers are positive integers: {text!r} (F-02)")
             numbers.append(int(item))
         return numbers

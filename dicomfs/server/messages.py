@@ -16,6 +16,7 @@ translation between HTTP and protocol calls.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -28,6 +29,8 @@ __all__ = [
     "Request",
     "Response",
     "error_response",
+    "escape_raw_bytes",
+    "is_digits",
     "iter_body",
     "json_response",
     "lookahead",
@@ -41,6 +44,8 @@ LOOKAHEAD_BYTES = 8 * 1024 * 1024
 #: Read size for request bodies.
 _READ_SIZE = 256 * 1024
 _MAX_CHUNK_LINE = 4096
+_DIGITS = re.compile(r"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
 
 
 class LengthRequiredError(BadRequestError):
@@ -79,6 +84,23 @@ def parse_query(query: str) -> list[tuple[str, str]]:
         return parse_qsl(query, keep_blank_values=True, strict_parsing=False, errors="strict")
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequestError(f"malformed query string: {exc}") from exc
+
+
+def escape_raw_bytes(target: str) -> str:
+    """Percent-escape the raw non-ASCII bytes of a request target (A-14).
+
+    ``http.server`` decodes the request line as ISO 8859-1, so a client sending UTF-8 bytes
+    unescaped (``curl '...?PatientName=Müller'``) gives ``MÃ¼ller``; escaped again, they are
+    decoded as UTF-8 like every percent-escape, and bytes that are not UTF-8 are a 400.
+
+    >>> escape_raw_bytes("/studies?PatientName=M\xc3\xbcller*")
+    '/studies?PatientName=M%C3%BCller*'
+    """
+    if target.isascii():
+        return target
+    return "".join(
+        chr(byte) if byte < 0x80 else f"%{byte:02X}" for byte in target.encode("latin-1", "replace")
+    )
 
 
 def decode_path(raw: str) -> str:
@@ -156,11 +178,21 @@ def warning_value(agent: str, text: str) -> str:
     return f'299 {agent} "{quoted}"'
 
 
+def is_digits(text: str) -> bool:
+    """Whether ``text`` is one or more ASCII digits (``str.isdigit`` also takes "²" and "٣").
+
+    >>> is_digits("12"), is_digits("²"), is_digits("٣"), is_digits("")
+    (True, False, False, False)
+    """
+    return _DIGITS.fullmatch(text) is not None
+
+
 def parse_range(value: str | None) -> tuple[int, int | None] | tuple[None, int] | None:
     """Parse a single ``Range: bytes=...`` value (F-12).
 
     Returns ``(first, last)`` (``last`` None for ``first-``), ``(None, n)`` for a suffix range
-    ``-n``, or None when absent.
+    ``-n``, or None when absent or to be ignored (another unit than ``bytes``, several ranges:
+    RFC 9110 14.2).
 
     >>> parse_range("bytes=100-199"), parse_range("bytes=0-"), parse_range("bytes=-5")
     ((100, 199), (0, None), (None, 5))
@@ -168,18 +200,20 @@ def parse_range(value: str | None) -> tuple[int, int | None] | tuple[None, int] 
     Raises
     ------
     BadRequestError
-        Not one well-formed byte range (several ranges are not supported).
+        A malformed byte range.
     """
     if value is None:
         return None
     unit, sep, spec = value.strip().partition("=")
     if unit.strip().lower() != "bytes" or not sep or "," in spec:
-        raise BadRequestError(f"unsupported Range {value!r}: one bytes=first-last range only")
+        # RFC 9110 14.2: a range unit the server does not understand MUST be ignored, and
+        # several ranges may be: the whole representation is sent (200).
+        return None
     first, dash, last = spec.strip().partition("-")
     first, last = first.strip(), last.strip()
-    if not dash or not (first.isdigit() or last.isdigit()):
+    if not dash or not (is_digits(first) or is_digits(last)):
         raise BadRequestError(f"malformed Range {value!r}")
-    if (first and not first.isdigit()) or (last and not last.isdigit()):
+    if (first and not is_digits(first)) or (last and not is_digits(last)):
         raise BadRequestError(f"malformed Range {value!r}")
     if not first:
         return None, int(last)
@@ -230,7 +264,7 @@ def iter_body(stream: BinaryIO, headers: dict[str, str]) -> Iterator[bytes]:
     length_text = headers.get("content-length")
     if length_text is None:
         raise LengthRequiredError("a request body needs Content-Length or chunked encoding")
-    if not length_text.strip().isdigit():
+    if not is_digits(length_text.strip()):
         raise BadRequestError(f"malformed Content-Length {length_text!r}")
     return _iter_length(stream, int(length_text))
 
@@ -251,10 +285,9 @@ def _iter_chunked(stream: BinaryIO) -> Iterator[bytes]:
         if not line.endswith(b"\n"):
             raise BadRequestError("malformed chunked body (chunk size line)")
         size_text = line.split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError as exc:
-            raise BadRequestError(f"malformed chunk size {size_text[:20]!r}") from exc
+        if _HEX.fullmatch(size_text) is None:  # int() would take "1_0" and " +1"
+            raise BadRequestError(f"malformed chunk size {size_text[:20]!r}")
+        size = int(size_text, 16)
         if size == 0:
             while True:  # trailers, up to the empty line
                 trailer = stream.readline(_MAX_CHUNK_LINE)

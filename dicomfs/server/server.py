@@ -32,6 +32,7 @@ from dicomfs.server.messages import (
     Response,
     decode_path,
     error_response,
+    escape_raw_bytes,
     iter_body,
     parse_query,
 )
@@ -68,7 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch(head=True)
 
     def _dispatch(self, head: bool = False) -> None:
-        raw_path, _, query = self.path.partition("?")
+        raw_path, _, query = escape_raw_bytes(self.path).partition("?")
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             key = name.lower()

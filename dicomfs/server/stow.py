@@ -4,20 +4,28 @@
   read as application/dicom); any other Content-Type is 415 (I-03), a multipart without a
   boundary is 400. The body is parsed as it arrives by :func:`dicomfs.web.multipart.iter_parts`
   (quoted boundary, CRLF preamble, parts without Content-Length, chunked bodies: I-15).
-* Parts are read with pydicom and handed to ``store_instances`` in batches
+* **Nothing is stored before the whole body has arrived well-formed**: the parts are spooled
+  (in memory up to :data:`BATCH_BYTES`, then in a temporary file outside the store), and the
+  UIDs of each are read. A truncated or malformed body, or a part that is not DICOM and whose
+  UIDs cannot be read, makes the request a 400 that stored nothing (I-11, I-08).
+* Then the parts are read with pydicom and handed to ``store_instances`` in batches
   (:data:`BATCH_PARTS` parts or :data:`BATCH_BYTES` bytes), so a large request is never held in
-  memory whole; the responses of the batches are merged into one Store Instances Response.
-* A part that is not DICOM at all is a failure with FailureReason C000 (49152) and empty UIDs
-  (I-11). Status (I-08): 200 when everything was stored, 202 when something was stored and
-  something failed or has a warning, 409 when nothing was stored, 400 when nothing was stored
-  and every part was unreadable.
-* The response is ``application/dicom+json`` exactly (I-16), also for 409.
+  memory whole; the responses of the batches are merged into one Store Instances Response. A
+  part whose UIDs were read but whose data set cannot be is a failure with FailureReason C000
+  (49152) naming those UIDs (I-11).
+* Status (I-08): 200 when everything was stored, 202 when something was stored and something
+  failed or has a warning; when nothing was stored, 400 if every failure is a syntax failure
+  (Cxxx: cannot understand, a required UID missing or malformed) and 409 otherwise (a study
+  mismatch, a data set that does not match its SOP Class, the disk full...). RetrieveURL is
+  empty when nothing was stored (it would not resolve).
+* The response is ``application/dicom+json`` exactly (I-16), also for 400 and 409.
 """
 
 from __future__ import annotations
 
 import io
 import struct
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -33,7 +41,7 @@ from dicomfs.dicomjson import dataset_to_json
 from dicomfs.errors import BadRequestError, ConflictError, UnsupportedMediaTypeError
 from dicomfs.protocol import DICOMClient
 from dicomfs.server.messages import Response, json_response
-from dicomfs.web.multipart import MultipartError, Part, iter_parts, parse_media_type
+from dicomfs.web.multipart import MultipartError, iter_parts, parse_media_type
 
 __all__ = ["BATCH_BYTES", "BATCH_PARTS", "FAILURE_CANNOT_UNDERSTAND", "store"]
 
@@ -47,6 +55,7 @@ FAILURE_CANNOT_UNDERSTAND = 0xC000
 _READ_ERRORS = (InvalidDicomError, ValueError, EOFError, struct.error, KeyError, TypeError,
                 AttributeError, IndexError, OverflowError, UnicodeError, NotImplementedError)
 _UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+_UID_TAGS = [0x00080016, 0x00080018, 0x0020000D, 0x0020000E]  # the tags of _UIDS
 
 
 def check_content_type(value: str | None) -> str:
@@ -87,15 +96,14 @@ def _uids_as_read(ds: Dataset) -> None:
             ds[tag] = DataElement(tag, "UI", text, validation_mode=config.IGNORE)
 
 
-def _read(part: Part) -> Dataset | None:
+def _read(content: bytes, content_type: str | None) -> Dataset | None:
     """The part as a dataset, or None when it is not DICOM (the UIDs are read here, so a
     garbled data set fails now rather than inside the store)."""
-    content_type = part.content_type
     if content_type is not None and parse_media_type(content_type)[0] != "application/dicom":
         return None
     for force in (False, True):
         try:
-            ds = pydicom.dcmread(io.BytesIO(part.content), force=force)
+            ds = pydicom.dcmread(io.BytesIO(content), force=force)
             _uids_as_read(ds)
             if force and not any(keyword in ds for keyword in _UIDS):
                 return None
@@ -107,13 +115,43 @@ def _read(part: Part) -> Dataset | None:
     return None
 
 
+def _uids_of(content: bytes, content_type: str | None) -> dict[str, str] | None:
+    """The UIDs a part's header holds (those of :data:`_UIDS` it has), or None when the part
+    is not DICOM at all."""
+    if content_type is not None and parse_media_type(content_type)[0] != "application/dicom":
+        return None
+    for force in (False, True):
+        try:
+            ds = pydicom.dcmread(
+                io.BytesIO(content), force=force, stop_before_pixels=True,
+                specific_tags=_UID_TAGS,
+            )
+            _uids_as_read(ds)
+        except InvalidDicomError:
+            continue
+        except _READ_ERRORS:
+            return None
+        uids = {kw: str(ds.get(kw)) for kw in _UIDS if isinstance(ds.get(kw), str)}
+        return uids or None
+    return None
+
+
+@dataclass
+class _Spooled:
+    """Where a part's content lies in the spool, and what its header says."""
+
+    offset: int
+    length: int
+    content_type: str | None
+    uids: dict[str, str]
+
+
 @dataclass
 class _Outcome:
     """The merged response of every batch."""
 
     stored: list[Dataset] = field(default_factory=list)
     failed: list[Dataset] = field(default_factory=list)
-    unreadable: int = 0
     studies: dict[str, str] = field(default_factory=dict)  # SOP Instance UID -> Study UID
 
     def add(self, response: Dataset | None) -> None:
@@ -123,28 +161,63 @@ class _Outcome:
         self.failed.extend(response.get("FailedSOPSequence", []))
 
 
-def _unreadable_item() -> Dataset:
+def _unreadable_item(uids: dict[str, str]) -> Dataset:
     item = Dataset()
-    item.ReferencedSOPClassUID = ""
-    item.ReferencedSOPInstanceUID = ""
+    item.ReferencedSOPClassUID = uids.get("SOPClassUID", "")
+    item.ReferencedSOPInstanceUID = uids.get("SOPInstanceUID", "")
     item.FailureReason = FAILURE_CANNOT_UNDERSTAND
     return item
 
 
-def _batches(parts: Iterable[Part], outcome: _Outcome) -> Iterator[list[Dataset]]:
+def _spool(
+    body: Iterable[bytes], boundary: str, spool: tempfile.SpooledTemporaryFile[bytes]
+) -> list[_Spooled]:
+    """Every part of the body into ``spool``, with its UIDs; nothing is stored yet.
+
+    Raises
+    ------
+    BadRequestError
+        A malformed or truncated body, no part, or a part that is not DICOM (I-11).
+    """
+    spooled: list[_Spooled] = []
+    unreadable: list[int] = []
+    try:
+        for number, part in enumerate(iter_parts(body, boundary), 1):
+            uids = _uids_of(part.content, part.content_type)
+            if uids is None:
+                unreadable.append(number)
+                continue
+            spooled.append(_Spooled(spool.tell(), len(part.content), part.content_type, uids))
+            spool.write(part.content)
+    except MultipartError as exc:
+        raise BadRequestError(f"malformed multipart body (nothing was stored): {exc}") from exc
+    if unreadable:
+        listed = ", ".join(map(str, unreadable[:10])) + (", ..." if len(unreadable) > 10 else "")
+        raise BadRequestError(
+            f"part {listed} of the request is not a DICOM instance whose UIDs can be read "
+            "(nothing was stored, I-11)"
+        )
+    if not spooled:
+        raise BadRequestError("the STOW-RS request holds no part")
+    return spooled
+
+
+def _batches(
+    spooled: list[_Spooled], spool: tempfile.SpooledTemporaryFile[bytes], outcome: _Outcome
+) -> Iterator[list[Dataset]]:
     batch: list[Dataset] = []
     size = 0
-    for part in parts:
-        ds = _read(part)
+    for entry in spooled:
+        spool.seek(entry.offset)
+        ds = _read(spool.read(entry.length), entry.content_type)
         if ds is None:
-            outcome.unreadable += 1
-            outcome.failed.append(_unreadable_item())
+            outcome.failed.append(_unreadable_item(entry.uids))
             continue
         sop, study = ds.get("SOPInstanceUID"), ds.get("StudyInstanceUID")
         if isinstance(sop, str) and isinstance(study, str):
             outcome.studies[str(sop)] = str(study)
         batch.append(ds)
-        size += len(part.content)
+        size += entry.length
         if len(batch) >= BATCH_PARTS or size >= BATCH_BYTES:
             yield batch
             batch, size = [], 0
@@ -160,30 +233,25 @@ def store(
     Raises
     ------
     BadRequestError
-        A malformed multipart body, or no part at all.
+        A malformed multipart body, no part at all, or a part that is not DICOM: nothing was
+        stored.
     ReadOnlyError
         The store is read-only.
     """
     outcome = _Outcome()
-    parts = 0
-
-    def counted(items: Iterable[Part]) -> Iterator[Part]:
-        nonlocal parts
-        for part in items:
-            parts += 1
-            yield part
-
-    try:
-        for batch in _batches(counted(iter_parts(body, boundary)), outcome):
+    with tempfile.SpooledTemporaryFile(max_size=BATCH_BYTES) as spool:
+        spooled = _spool(body, boundary, spool)
+        for batch in _batches(spooled, spool, outcome):
             try:
                 outcome.add(client.store_instances(batch, study))
             except ConflictError as exc:
                 outcome.add(exc.dataset if isinstance(exc.dataset, Dataset) else None)
-    except MultipartError as exc:
-        raise BadRequestError(f"malformed multipart body: {exc}") from exc
-    if parts == 0:
-        raise BadRequestError("the STOW-RS request holds no part")
     return _response(outcome, study, base_url)
+
+
+def _is_syntax_failure(item: Dataset) -> bool:
+    reason = item.get("FailureReason")
+    return isinstance(reason, int) and 0xC000 <= reason <= 0xCFFF
 
 
 def _response(outcome: _Outcome, study: str | None, base_url: str) -> Response:
@@ -192,12 +260,12 @@ def _response(outcome: _Outcome, study: str | None, base_url: str) -> Response:
         outcome.studies.get(str(item.get("ReferencedSOPInstanceUID", "")), "")
         for item in outcome.stored
     }
-    if study is not None:
+    if outcome.stored and study is not None:
         dataset.RetrieveURL = f"{base_url}/studies/{study}"
     elif len(stored_studies) == 1 and "" not in stored_studies:
         dataset.RetrieveURL = f"{base_url}/studies/{stored_studies.pop()}"
     else:
-        dataset.RetrieveURL = None
+        dataset.RetrieveURL = None  # Type 2: empty when no one study was stored
     if outcome.failed:
         dataset.FailedSOPSequence = DicomSequence(outcome.failed)
     if outcome.stored:
@@ -206,5 +274,5 @@ def _response(outcome: _Outcome, study: str | None, base_url: str) -> Response:
     if outcome.stored:
         status = 202 if outcome.failed or warned else 200
     else:
-        status = 400 if outcome.unreadable == len(outcome.failed) else 409
+        status = 400 if all(_is_syntax_failure(item) for item in outcome.failed) else 409
     return json_response(status, dataset_to_json(dataset))

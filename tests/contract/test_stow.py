@@ -156,7 +156,7 @@ def test_study_mismatch_only_is_conflict(
     assert _json(info.value.dataset)["00081198"] == failed
     _dicomfs_policy(backend)  # Orthanc 1.10 adds an empty ReferencedSOPSequence (I-04)
     assert _json(info.value.dataset) == {
-        "00081190": {"vr": "UR", "Value": [f"{_base(writable_client)}/studies/{STUDY1}"]},
+        "00081190": {"vr": "UR"},  # Type 2, empty: nothing was stored in that study
         "00081198": {
             "vr": "SQ",
             "Value": [_failed(CT, str(other.SOPInstanceUID), MISMATCH[backend])],

@@ -81,13 +81,14 @@ def test_store_chunked(writable: ServedStore) -> None:
 
 
 def test_study_mismatch_is_409(writable: ServedStore) -> None:
-    """I-08/I-09: nothing stored because of the study: 409 with the response as DICOM JSON."""
+    """I-08/I-09: nothing stored because of the study: 409 with the response as DICOM JSON;
+    RetrieveURL (Type 2) empty, since nothing was stored there (I-04)."""
     body = _body([_part10(factories.make_instance(2, 1, 1))])
     response = _post(f"{writable.url}/studies/{S1}", body, f"{STOW_TYPE}; boundary=b0undary")
     assert response.status_code == 409
     assert response.headers["Content-Type"] == "application/dicom+json"
     assert response.json() == {
-        "00081190": {"vr": "UR", "Value": [f"{writable.url}/studies/{S1}"]},
+        "00081190": {"vr": "UR"},
         "00081198": {"vr": "SQ", "Value": [_failed(2, 1, 1, 43265)]},
     }
 
@@ -104,18 +105,49 @@ def test_partial_store_is_202(writable: ServedStore) -> None:
 
 
 def test_part_that_is_not_dicom(writable: ServedStore) -> None:
-    """I-11: an unreadable part is a C000 failure without UIDs (202 beside a good part); a
-    request of unreadable parts only is 400."""
-    unreadable = {"00081150": {"vr": "UI"}, "00081155": {"vr": "UI"},
-                  "00081197": {"vr": "US", "Value": [49152]}}
+    """I-11: a part that is not DICOM and whose UIDs cannot be read makes the request a 400,
+    and nothing of it is stored, not even the good parts beside it (I-08)."""
     mixed = _body([b"not dicom at all", _part10(factories.make_instance(1, 1, 1))])
     response = _post(f"{writable.url}/studies", mixed, f"{STOW_TYPE}; boundary=b0undary")
-    assert response.status_code == 202
-    assert response.json()["00081198"] == {"vr": "SQ", "Value": [unreadable]}
+    assert response.status_code == 400
+    assert "part 1 of the request is not a DICOM instance" in response.json()["message"]
     only_bad = _post(f"{writable.url}/studies", _body([b"garbage"]),
                      f"{STOW_TYPE}; boundary=b0undary")
     assert only_bad.status_code == 400
-    assert only_bad.json()["00081198"] == {"vr": "SQ", "Value": [unreadable]}
+    assert writable.file_client.search_for_instances() == []
+
+
+def test_part_with_uids_but_unreadable_data_is_c000(writable: ServedStore) -> None:
+    """I-11: a part whose UIDs can be read but whose data set cannot is a C000 failure naming
+    those UIDs (202 beside a good part; 400 alone, a syntax failure, I-08)."""
+    good = _part10(factories.make_instance(1, 1, 1))
+    broken_ds = factories.make_instance(1, 1, 2)
+    broken = _part10(broken_ds)
+    cut = broken.index(b"\x10\x00\x20\x00")  # PatientID: after the UIDs of group 0008
+    broken = broken[:cut] + b"\x10\x00\x20\x00LO\xff\xff" + b"x" * 8  # a length past the end
+    response = _post(f"{writable.url}/studies", _body([broken, good]),
+                     f"{STOW_TYPE}; boundary=b0undary")
+    assert response.status_code == 202, response.text
+    assert response.json()["00081198"]["Value"] == [{
+        "00081150": {"vr": "UI", "Value": [str(broken_ds.SOPClassUID)]},
+        "00081155": {"vr": "UI", "Value": [str(broken_ds.SOPInstanceUID)]},
+        "00081197": {"vr": "US", "Value": [49152]},
+    }]
+    alone = _post(f"{writable.url}/studies", _body([broken]), f"{STOW_TYPE}; boundary=b0undary")
+    assert alone.status_code == 400
+    assert "00081199" not in alone.json() and alone.json()["00081190"] == {"vr": "UR"}
+    assert len(writable.file_client.search_for_instances()) == 1
+
+
+def test_truncated_body_stores_nothing(writable: ServedStore) -> None:
+    """I-08: a body cut short after many parts (more than one batch) is a 400 and nothing of
+    it is stored: the parts are spooled until the closing delimiter has arrived."""
+    parts = [_part10(factories.make_instance(1, 1, n)) for n in range(1, 40)]
+    body = _body(parts)
+    truncated = body[: body.rindex(b"--b0undary")]  # no closing delimiter
+    response = _post(f"{writable.url}/studies", truncated, f"{STOW_TYPE}; boundary=b0undary")
+    assert response.status_code == 400
+    assert writable.file_client.search_for_instances() == []
 
 
 def test_unsupported_content_types_are_415(writable: ServedStore) -> None:
