@@ -116,8 +116,8 @@ def store(
     -------
     pydicom.Dataset
         RetrieveURL (0008,1190) of the study (empty when the stored instances span several
-        studies), ReferencedSOPSequence (0008,1199) for the stored instances and
-        FailedSOPSequence (0008,1198) only when something failed (CONFORMANCE I-04).
+        studies, or nothing was stored), ReferencedSOPSequence (0008,1199) for the stored
+        instances and FailedSOPSequence (0008,1198) only when something failed (I-04).
 
     Raises
     ------
@@ -211,7 +211,7 @@ def _target(ctx: StoreContext, item: _Item, current: str | None) -> str:
 
 
 def _stage(ctx: StoreContext, items: list[_Item], datasets: Sequence[Dataset]) -> list[_Item]:
-    """Encode, write and fsync the files; return the items written (one per SOP Instance UID).
+    """Encode, write and flush the files; return the items written (one per SOP Instance UID).
 
     The same SOP Instance UID twice in one request: the last dataset that encodes is written.
     Files are written one after the other by this thread (without fsync, a write only fills
@@ -302,12 +302,12 @@ def _write_failed(item: _Item, exc: OSError) -> None:
 
 def _sync(items: list[_Item]) -> None:
     """Make the written files durable, all at once; if that fails, every one of them fails."""
-    staged = [item for item in items if item.staged is not None]
+    staged = [(item, item.staged) for item in items if item.staged is not None]
     try:
-        atomic.sync_staged(item.staged for item in staged if item.staged is not None)
+        atomic.sync_staged(file for _item, file in staged)
     except OSError as exc:
-        atomic.discard(item.staged for item in staged if item.staged is not None)
-        for item in staged:
+        atomic.discard(file for _item, file in staged)
+        for item, _file in staged:
             item.staged = None
             _write_failed(item, exc)
 
@@ -369,7 +369,7 @@ def _response(ctx: StoreContext, items: list[_Item], study: str | None) -> Datas
     response = Dataset()
     stored = [item for item in items if item.failure is None]
     studies = {item.study for item in stored}
-    if study is not None:
+    if stored and study is not None:
         response.RetrieveURL = f"{base}/studies/{study}"
     elif len(studies) == 1:
         response.RetrieveURL = f"{base}/studies/{studies.pop()}"
