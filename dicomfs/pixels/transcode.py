@@ -62,6 +62,8 @@ def can_produce(stored: str, target: str) -> bool:
         return False
     if target == stored:
         return True
+    if not UID(stored).is_transfer_syntax:
+        return False  # a syntax pydicom does not know (a newer one): served as stored only
     readable = not UID(stored).is_compressed or can_decode(stored)
     if target in _UNCOMPRESSED:
         return readable
@@ -83,6 +85,14 @@ def _reencode(ds: Dataset, target: str) -> Dataset:
     dcmwrite(buffer, ds, enforce_file_format=True)
     buffer.seek(0)
     return dcmread(buffer)
+
+
+def _interleave(ds: Dataset) -> None:
+    """Native colour pixel data stored plane by plane (Planar Configuration 1) rewritten pixel by
+    pixel (0): pydicom's encoders read the bytes as interleaved, and scrambled the colours."""
+    if int(ds.get("SamplesPerPixel", 1) or 1) > 1 and ds.get("PlanarConfiguration") == 1:
+        ds.PixelData = np.ascontiguousarray(ds.pixel_array).tobytes()
+        ds.PlanarConfiguration = 0
 
 
 def _repack_one_bit(ds: Dataset) -> None:
@@ -131,6 +141,7 @@ def transcode(ds: Dataset, target: str) -> Dataset:
             ds.file_meta.TransferSyntaxUID = UID(target)
             return ds
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        _interleave(ds)
         ds.compress(target, generate_instance_uid=False)
     except (ValueError, RuntimeError, NotImplementedError, AttributeError, TypeError) as exc:
         raise NotAcceptableError(
