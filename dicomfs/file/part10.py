@@ -207,6 +207,17 @@ def _slow_part10(ds: Dataset, syntax: str) -> bytes:
                 copy_._dict[tag] = copy.deepcopy(element)
             elif " or " in element.VR or tag == _PIXEL_DATA:
                 copy_._dict[tag] = copy.copy(element)
+    pixels = copy_._dict.get(BaseTag(_PIXEL_DATA))
+    value = getattr(pixels, "value", None)
+    if isinstance(value, bytes) and len(value) % 2 and value[:4] == _ITEM_TAG:
+        try:  # as the fast path writes it (dcmwrite pads after the last item)
+            padded = _pad_last_fragment(value)
+        except _Slow:
+            padded = value
+        if isinstance(pixels, RawDataElement):
+            copy_._dict[BaseTag(_PIXEL_DATA)] = pixels._replace(value=padded)
+        elif isinstance(pixels, DataElement):
+            pixels.value = padded
     try:
         copy_.file_meta = _file_meta(ds, syntax)
         buffer = BytesIO()
@@ -250,9 +261,17 @@ def _padded(text: str, padding: str) -> bytes:
 
 
 @functools.lru_cache(maxsize=64)
-def _syntax_flags(syntax: str) -> tuple[bool, bool] | None:
-    """``(implicit VR, compressed)`` of a standard little endian transfer syntax, else None."""
+def _syntax_flags(syntax: str) -> tuple[bool, bool | None] | None:
+    """``(implicit VR, compressed)`` of a standard little endian transfer syntax, else None.
+
+    A DICOM transfer syntax pydicom does not know (``1.2.840.10008.1.2.`` and a newer number,
+    such as 2024's Deflated Image Frame Compression ``1.2.840.10008.1.2.8.1``) is Explicit VR
+    Little Endian, as every syntax defined since the deflated one: ``compressed`` is None then,
+    and the pixel data itself tells (items, or a plain value).
+    """
     uid = UID(syntax)
+    if not uid.is_transfer_syntax and syntax.startswith("1.2.840.10008.1.2."):
+        return False, None
     if uid.is_private or not uid.is_transfer_syntax or not uid.is_little_endian:
         return None
     if uid.is_deflated:
@@ -270,7 +289,12 @@ def _fast_dataset(ds: Dataset, syntax: str) -> bytes:
 
 
 def _dataset(
-    ds: Dataset, implicit: bool, compressed: bool, parent: str | list[str], *, top: bool = False
+    ds: Dataset,
+    implicit: bool,
+    compressed: bool | None,
+    parent: str | list[str],
+    *,
+    top: bool = False,
 ) -> bytes:
     """A data set or sequence item as ``write_dataset`` writes it (``ds`` is not modified)."""
     # write_dataset decodes every raw element and resolves ambiguous VRs (in place, in items
@@ -376,13 +400,16 @@ def _pixel_data(
     ds: Dataset,
     element: DataElement | RawDataElement,
     implicit: bool,
-    compressed: bool,
+    compressed: bool | None,
     keep_raw: bool,
 ) -> bytes:
-    """Pixel Data: dcmwrite decodes it and sets its length flag from the transfer syntax."""
+    """Pixel Data: dcmwrite decodes it and sets its length flag from the transfer syntax (for a
+    syntax pydicom does not know, ``compressed`` is None: the value's first item tells)."""
     value = element.value
     if not isinstance(value, bytes):
         raise _Slow
+    if compressed is None:
+        compressed = value[:4] == _ITEM_TAG
     vr = element.VR
     if isinstance(element, RawDataElement):
         # dcmwrite decodes it: an explicit VR other than OB/OW becomes the ambiguous "OB or OW".
@@ -406,10 +433,31 @@ def _pixel_data(
     if compressed and value[:4] != _ITEM_TAG:
         raise _Slow  # dcmwrite raises: not encapsulated
     if len(value) % 2:
-        value += b"\x00"
+        value = _pad_last_fragment(value) if compressed else value + b"\x00"
     if compressed:
         return _header(0x7FE0, 0x0010, vr, _UNDEFINED, implicit) + value + _SEQUENCE_DELIMITER
     return _header(0x7FE0, 0x0010, vr, len(value), implicit) + value
+
+
+def _pad_last_fragment(value: bytes) -> bytes:
+    r"""Encapsulated pixel data whose last fragment has an odd length, padded inside that item.
+
+    Every item of an encapsulated value has an even length (PS3.5 A.4); pydicom's writer puts
+    the pad byte after the last item instead, where it is neither an item nor a delimiter, and
+    the scanner (rightly) refuses the file.
+
+    >>> empty_table = _ITEM_TAG + bytes(4)
+    >>> _pad_last_fragment(empty_table + _ITEM_TAG + b"\x03\x00\x00\x00abc")[8:]
+    b'\xfe\xff\x00\xe0\x04\x00\x00\x00abc\x00'
+    """
+    position, last = 0, -1
+    while position + 8 <= len(value) and value[position : position + 4] == _ITEM_TAG:
+        last = position
+        position += 8 + struct.unpack_from("<L", value, position + 4)[0]
+    if position != len(value) or last < 0:
+        raise _Slow  # not a plain sequence of items: left to pydicom
+    length = struct.unpack_from("<L", value, last + 4)[0]
+    return value[: last + 4] + struct.pack("<L", length + 1) + value[last + 8 :] + b"\x00"
 
 
 def _element(element: DataElement, implicit: bool, encodings: list[str]) -> bytes | None:

@@ -111,8 +111,14 @@ def has_pixel_data(inst: StoredInstance) -> bool:
 
 
 def is_encapsulated(inst: StoredInstance) -> bool:
-    """True when the stored pixel data is compressed (encapsulated)."""
-    return UID(inst.transfer_syntax_uid).is_encapsulated
+    """True when the stored pixel data is compressed (encapsulated).
+
+    For a transfer syntax pydicom does not know, the pixel data's undefined length says it.
+    """
+    try:
+        return bool(UID(inst.transfer_syntax_uid).is_encapsulated)
+    except ValueError:
+        return inst.pixel_data_length == -1
 
 
 def uses_offsets(inst: StoredInstance) -> bool:

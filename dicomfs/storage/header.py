@@ -330,7 +330,8 @@ def _finish(
         if len(value) > 64 or not _UID.match(value):
             raise _Rejected(f"invalid {keyword} {value[:80]!r}", sop)
     encapsulated = pixel["pixel_data_length"] == -1
-    if pixel["pixel_data_tag"] is not None and encapsulated != _is_encapsulated(transfer_syntax):
+    expected = _is_encapsulated(transfer_syntax)
+    if pixel["pixel_data_tag"] is not None and expected is not None and encapsulated != expected:
         if not has_meta:
             raise _Rejected(
                 "encapsulated pixel data without File Meta (transfer syntax unknown)", sop
@@ -347,5 +348,10 @@ def _finish(
 
 
 @functools.lru_cache(maxsize=64)
-def _is_encapsulated(transfer_syntax: str) -> bool:
-    return bool(UID(transfer_syntax).is_encapsulated)
+def _is_encapsulated(transfer_syntax: str) -> bool | None:
+    """Whether the syntax encapsulates pixel data; None for a syntax pydicom does not know
+    (a newer one, such as 2024's Deflated Image Frame Compression): the data says it then."""
+    try:
+        return bool(UID(transfer_syntax).is_encapsulated)
+    except ValueError:
+        return None

@@ -58,6 +58,12 @@ CANNOT_DECODE = {
     "pydicom-data/emri_small_jpeg_2k_lossless_too_short.dcm": "truncated codestream",
     "pydicom-data/bad_sequence.dcm": "malformed sequence",
 }
+#: Files of a transfer syntax pydicom 3.0 does not know (2024's Deflated Image Frame
+#: Compression): indexed and served as stored; frames and rendering are 406.
+UNKNOWN_SYNTAX = {
+    "pydicom-data/liver_deflate.dcm",
+    "pydicom-data/liver_nonbyte_aligned_deflate.dcm",
+}
 
 
 @dataclass
@@ -208,6 +214,11 @@ def test_frames_as_stored_and_decoded(registry: dict[str, Entry], rel: str) -> N
     ds = _reference(rel, inst)
     count = int(ds.get("NumberOfFrames") or 1)
     numbers = list(range(count, 0, -1))  # reverse order on purpose (F-01)
+    if rel in UNKNOWN_SYNTAX:
+        for media_types in (None, ("*/*",)):
+            with pytest.raises(NotAcceptableError):
+                list(wado.iter_frames(ctx, *_uids(inst), numbers, media_types))
+        return
     tsyntax = UID(inst.transfer_syntax_uid)
     if tsyntax.is_encapsulated:
         stored = list(wado.iter_frames(ctx, *_uids(inst), numbers, ("*/*",)))
@@ -248,7 +259,7 @@ def test_rendered_png_has_the_image_size(registry: dict[str, Entry], rel: str) -
         pytest.skip("no pixel data")
     ds = _reference(rel, inst)
     if not _decodable(ds):
-        assert rel in CANNOT_DECODE
+        assert rel in CANNOT_DECODE or rel in UNKNOWN_SYNTAX
         with pytest.raises((CorruptFileError, NotAcceptableError)):
             wado.rendered(ctx, *_uids(inst), None, ("image/png",), None)
         return
