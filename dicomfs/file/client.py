@@ -409,13 +409,16 @@ class DICOMfileClient(DICOMClient):
         additional_params: dict[str, Any] | None = None,
     ) -> bytes:
         from dicomfs.file import wado
+        from dicomfs.pixels.frames import check_frame_numbers
 
+        # None would render the instance (its first frame): this method needs frame numbers.
+        numbers = check_frame_numbers(frame_numbers)
         return wado.rendered(
             self.ctx,
             study_instance_uid,
             series_instance_uid,
             sop_instance_uid,
-            frame_numbers,
+            numbers,
             media_types,
             params,
         )

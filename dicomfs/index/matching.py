@@ -93,7 +93,7 @@ _DOTTED_DA = re.compile(r"(\d{4})\.(\d{2})\.(\d{2})")
 #: LIKE escape character (chosen so no dialect treats it specially in a string literal).
 _ESC = "!"
 
-_UID = re.compile(r"[0-9]+(\.[0-9]+)*")
+_UID = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")  # PS3.5 9.1: no leading zero
 _DA = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _TM = re.compile(r"(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,6}))?)?)?")
 _DT = re.compile(
@@ -663,7 +663,15 @@ def _range(vr: str, text: str) -> DateTimeRange:
     return DateTimeRange(vr, lo, hi, lo_off, hi_off, form)
 
 
+#: The longest value a match key may have: LT's 10,240 characters (PS3.5 6.2). Longer ones
+#: are no value of a searchable attribute, and a LIKE pattern of more than 50,000 bytes is
+#: refused by SQLite ("LIKE or GLOB pattern too complex").
+MAX_VALUE_CHARS = 10_240
+
+
 def _one(vr: str, text: str, fuzzy: bool) -> Matcher:
+    if len(text) > MAX_VALUE_CHARS:
+        raise _bad(f"a query value of {len(text)} characters (at most {MAX_VALUE_CHARS})")
     if vr in BINARY_VRS:
         raise _bad(f"attributes of VR {vr} cannot be used as match keys")
     if vr == "SQ":
@@ -678,7 +686,10 @@ def _one(vr: str, text: str, fuzzy: bool) -> Matcher:
         return _range(vr, text)
     if vr == "UI":
         if len(text) > 64 or not _UID.fullmatch(text):
-            raise _bad(f"invalid UID {text!r} (wildcards do not apply to UI, B-08)")
+            raise _bad(
+                f"invalid UID {text!r} (digits and dots, no empty component or leading zero, "
+                "at most 64 characters; wildcards do not apply to UI, B-08)"
+            )
         return UIDList((text,))
     if vr in _INT_VRS:
         low, high = _INT_RANGES.get(vr, _INT_RANGES["SV"])

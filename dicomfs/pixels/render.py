@@ -211,6 +211,16 @@ def window_lut(x: np.ndarray, center: float, width: float, function: str) -> np.
     127.819549
     """
     x = np.asarray(x, dtype=np.float64)
+    # Extreme (valid) windows, such as width 1e-310 or center 1e308, overflow to inf and give
+    # NaN between the bounds: no warning, and every value outside [0, 255] is clipped later.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        out: np.ndarray = np.nan_to_num(
+            _window(x, center, width, function), nan=0.0, posinf=255.0, neginf=0.0
+        )
+    return out
+
+
+def _window(x: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
     if function == "linear":
         low = center - 0.5 - (width - 1) / 2
         high = center - 0.5 + (width - 1) / 2

@@ -241,3 +241,80 @@ def test_inbox_rejects_a_deeply_nested_file(tmp_path: Path) -> None:
     assert [(e.action, e.path) for e in events] == [("rejected", "deep.dcm")]
     assert events[0].reason.startswith("cannot be parsed (RecursionError)")
     assert (inbox / ".rejected" / "deep.dcm").exists()
+
+
+@pytest.fixture
+def one_instance(tmp_path: Path) -> dicomfs.DICOMfileClient:
+    factories.write_datasets(tmp_path, factories.standard_datasets()[:1])
+    return dicomfs.DICOMfileClient(tmp_path, in_memory=True, workers=1)
+
+
+UIDS = (factories.study_uid(1), factories.series_uid(1, 1), factories.sop_uid(1, 1, 1))
+
+
+def test_search_refuses_uids_with_leading_zeros(one_instance: dicomfs.DICOMfileClient) -> None:
+    """PS3.5 9.1 (B-08): "1.02.3" is no UID; WADO refused it, search answered []."""
+    with one_instance as client:
+        with pytest.raises(InvalidQueryError, match="leading zero"):
+            client.search_for_series("1.02.3")
+        with pytest.raises(InvalidQueryError):
+            client.search_for_instances(UIDS[0], "1.02.3")
+        with pytest.raises(InvalidQueryError):
+            client.search_for_studies(search_filters={"StudyInstanceUID": "1.2,1.02.3"})
+        assert client.search_for_studies(search_filters={"StudyInstanceUID": "1.0.3"}) == []
+
+
+def test_frames_rendered_needs_frame_numbers(one_instance: dicomfs.DICOMfileClient) -> None:
+    """F-02: ``frame_numbers=None`` rendered the first frame; it is a bad argument."""
+    with one_instance as client, pytest.raises(InvalidQueryError, match="sequence of integers"):
+        client.retrieve_instance_frames_rendered(*UIDS, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("keyword", ["PatientName", "StudyDescription", "AccessionNumber"])
+def test_an_overlong_query_value_is_a_bad_query(
+    one_instance: dicomfs.DICOMfileClient, keyword: str
+) -> None:
+    """A 60,000-character PatientName raised SQLite's "LIKE or GLOB pattern too complex"."""
+    with one_instance as client:
+        for fuzzy in (False, True):
+            with pytest.raises(InvalidQueryError, match="at most 10240"):
+                client.search_for_studies(search_filters={keyword: "a" * 60_000},
+                                          fuzzymatching=fuzzy)
+        assert client.search_for_studies(search_filters={keyword: "a" * 10_239 + "*"}) == []
+
+
+@pytest.mark.parametrize("window", ["1e308,1e308,linear", "-1e308,1e308,linear",
+                                    "0,1e-310,linear-exact", "1e308,1e-300,sigmoid"])
+def test_extreme_windows_render_without_warnings(
+    one_instance: dicomfs.DICOMfileClient, window: str
+) -> None:
+    """H-08: valid but extreme windows overflowed in numpy (a RuntimeWarning, an error here)."""
+    with one_instance as client:
+        image = client.retrieve_instance_rendered(
+            *UIDS, media_types=["image/png"], params={"window": window}
+        )
+    assert image[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_transfer_syntax_pydicom_does_not_know(tmp_path: Path) -> None:
+    """2024's Deflated Image Frame Compression (1.2.840.10008.1.2.8.1): a file of it was
+    rejected by the index ("UID is not a transfer syntax") and refused by STOW; it is indexed,
+    stored and served as stored (decoding it is 406)."""
+    import struct
+
+    from dicomfs.errors import NotAcceptableError
+
+    item = b"\xfe\xff\x00\xe0"
+    ds = factories.make_instance(transfer_syntax="1.2.840.10008.1.2.8.1", bits=8)
+    ds.PixelData = item + bytes(4) + item + struct.pack("<L", 4) + b"\x78\x9c\x03\x00"
+    ds["PixelData"].VR = "OB"
+    uids = (str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID))
+    with dicomfs.DICOMfileClient(tmp_path / "a") as client:
+        assert len(client.store_instances([ds]).ReferencedSOPSequence) == 1
+    with dicomfs.DICOMfileClient(tmp_path / "a", recreate_db=True) as client:  # by the scanner
+        assert client.rejected() == []
+        stored = client.retrieve_instance(*uids, media_types=[("application/dicom", "*")])
+        assert stored.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.8.1"
+        assert stored.PixelData == ds.PixelData
+        with pytest.raises(NotAcceptableError):
+            client.retrieve_instance(*uids)
