@@ -25,7 +25,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from io import FileIO
+from io import BytesIO, FileIO
 from pathlib import Path
 
 import pydicom
@@ -49,6 +49,7 @@ __all__ = [
     "UnusableFile",
     "collect_files",
     "copy_studies",
+    "dataset_without_preamble",
     "find_study_of_series",
     "list_series",
     "plan_copy",
@@ -366,6 +367,27 @@ def _read_without_preamble(path: str, size: int) -> Dataset | None:
             if not all(str(ds.get(keyword, "") or "").strip() for keyword in _IDENTITY):
                 return None
     except _FORCED_READ_ERRORS:
+        return None
+    return ds
+
+
+def dataset_without_preamble(data: bytes) -> Dataset | None:
+    """:func:`_read_without_preamble` for a file's bytes held in memory (the watch inbox).
+
+    Returns
+    -------
+    Dataset or None
+        The whole instance, or None when the bytes are no DICOM data set with the four
+        identifying UIDs (or hold the ``DICM`` prefix, which a valid file would have parsed).
+    """
+    if data[128:132] == b"DICM":
+        return None
+    try:
+        ds = pydicom.dcmread(BytesIO(data), force=True)
+        _check_complete(ds, len(data))
+    except _FORCED_READ_ERRORS:
+        return None
+    if not all(str(ds.get(keyword, "") or "").strip() for keyword in _IDENTITY):
         return None
     return ds
 

@@ -38,7 +38,7 @@ from typing import Any
 from dicomfs.index.records import InstanceRecord, Rejection, SyncReport
 from dicomfs.index.repository import PreparedInstance, Repository
 from dicomfs.storage import header
-from dicomfs.storage.atomic import is_temporary_name
+from dicomfs.storage.names import is_noise_name
 
 __all__ = ["DICOMFS_DIR", "read_buffer", "read_file", "sync", "walk"]
 
@@ -90,7 +90,7 @@ def walk(root: Path) -> tuple[dict[str, tuple[int, int]], list[RejectedFile]]:
             relpath = prefix + entry.name
             if not prefix and entry.name == DICOMFS_DIR:
                 continue
-            if is_temporary_name(entry.name):  # dicomfs's own temporary files and tombstones
+            if is_noise_name(entry.name):  # temporaries (dicomfs's too), .git, .rejected...
                 continue
             if not _is_utf8(entry.name):  # the index keys paths by UTF-8 text
                 item = _bad_name_rejection(entry, relpath)

@@ -15,12 +15,12 @@ True
 from __future__ import annotations
 
 import enum
-import fnmatch
 import functools
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+
+from dicomfs.storage.names import IGNORED_DIRECTORIES, NOISE_PATTERNS, is_noise_name
 
 __all__ = [
     "IGNORED_DIRECTORIES",
@@ -38,36 +38,6 @@ __all__ = [
 STORE_DIR = ".dicomfs"
 #: Where the inbox watcher moves files it cannot ingest.
 REJECTED_DIR = ".rejected"
-#: Folders whose content is never acted upon, wherever they appear in the tree.
-IGNORED_DIRECTORIES = frozenset(
-    {STORE_DIR, REJECTED_DIR, ".git", ".hg", ".svn", "__pycache__", ".Trash", ".Trashes"}
-)
-#: File names (fnmatch patterns) written by editors, copy tools and desktops while they work:
-#: vim swap and probe files, emacs locks and backups, rsync/curl/browser partial downloads,
-#: office lock files, desktop metadata, and temporary files in general.
-NOISE_PATTERNS = (
-    ".*",  # hidden files: rsync temp files (.name.XXXXXX), emacs locks (.#name), .DS_Store
-    "*~",
-    "#*#",
-    "*.swp",
-    "*.swx",
-    "*.swo",
-    "4913",  # vim's write-permission probe
-    "*.tmp",
-    "*.temp",
-    "*.part",
-    "*.partial",
-    "*.crdownload",
-    "*.download",
-    "*.filepart",
-    "~$*",
-    "Thumbs.db",
-    "desktop.ini",
-)
-
-
-#: The noise patterns as one regular expression (``fnmatchcase`` semantics).
-_NOISE_RE = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in NOISE_PATTERNS))
 
 
 class ChangeKind(enum.Enum):
@@ -157,10 +127,7 @@ def is_noise(relpath: str) -> bool:
         return True
     if any(part in IGNORED_DIRECTORIES for part in parts[:-1]):
         return True
-    name = parts[-1]
-    if name in IGNORED_DIRECTORIES:
-        return True
-    return _NOISE_RE.match(name) is not None
+    return is_noise_name(parts[-1])
 
 
 def relevant(changes: Iterable[Change]) -> list[Change]:

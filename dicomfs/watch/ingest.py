@@ -30,7 +30,7 @@ from pydicom.errors import InvalidDicomError
 
 from dicomfs.errors import BadRequestError, ConflictError, ServerError
 from dicomfs.protocol import DICOMClient
-from dicomfs.transfer import stow_outcomes
+from dicomfs.transfer import dataset_without_preamble, stow_outcomes
 from dicomfs.watch.changes import REJECTED_DIR, WatchEvent
 from dicomfs.watch.sync import FileStat, LocalFilesystem, WatchState
 
@@ -144,10 +144,15 @@ def _read_regular(path: Path) -> tuple[FileStat, bytes] | None:
 
 
 def _parse(data: bytes) -> Dataset:
+    ds: Dataset
     try:
         ds = pydicom.dcmread(BytesIO(data))
     except InvalidDicomError as exc:
-        raise _Unusable("not a DICOM file (no DICM prefix)") from exc
+        # A data set without preamble and File Meta, as the scanner and `dicomfs store` take.
+        bare = dataset_without_preamble(data)
+        if bare is None:
+            raise _Unusable("not a DICOM file (no DICM prefix)") from exc
+        ds = bare
     except (EOFError, ValueError, KeyError, TypeError, NotImplementedError) as exc:
         raise _Incomplete(f"cannot be parsed: {exc}".splitlines()[0]) from exc
     except (AttributeError, OverflowError, RecursionError, struct.error, zlib.error) as exc:

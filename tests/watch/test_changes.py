@@ -24,7 +24,7 @@ from dicomfs.watch.changes import Change, ChangeKind, is_noise, relevant
         ("a/IM1.swp", True),
         ("a/IM1~", True),
         ("a/#IM1#", True),
-        ("a/4913", True),
+        ("a/4913", False),  # a numbered instance (vim's probe of that name lives a moment)
         ("a/.#IM1", True),
         ("a/IM1.part", True),
         ("a/IM1.crdownload", True),

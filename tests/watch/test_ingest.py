@@ -120,3 +120,24 @@ def test_links_and_fifos_are_never_read(tmp_path: Path) -> None:
                 None, None)
     assert retries == []
     assert sorted(p.name for p in inbox.iterdir()) == ["fifo", "link"]
+
+
+def test_a_data_set_without_preamble_is_stored(tmp_path: Path) -> None:
+    """A bare data set (no preamble, no File Meta), as old devices write and as ``sync`` and
+    ``dicomfs store`` take, is stored from the inbox too (it went to .rejected)."""
+    from io import BytesIO
+
+    inbox, root = tmp_path / "inbox", tmp_path / "store"
+    inbox.mkdir()
+    ds = factories.make_instance(1, 1, 7)
+    del ds.file_meta
+    buffer = BytesIO()
+    ds.save_as(buffer, implicit_vr=True, little_endian=True)  # no preamble, no File Meta
+    assert buffer.getvalue()[128:132] != b"DICM"
+    (inbox / "bare").write_bytes(buffer.getvalue())
+    (inbox / "random").write_bytes(os.urandom(3000))
+    events: list[WatchEvent] = []
+    with DICOMfileClient(root) as store:
+        Inbox(inbox, store, report=events.append).ingest(["bare", "random"], WatchState(), 0.0)
+        assert _sops(store) == [factories.sop_uid(1, 1, 7)]
+    assert [(e.action, e.path) for e in events] == [("rejected", "random"), ("stored", "bare")]

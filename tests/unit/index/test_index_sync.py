@@ -233,3 +233,19 @@ def test_parallel_build_equals_serial_build(tmp_path: Path) -> None:
             states.append((client.ctx.repo.counts(), client.rejected()))
     assert states[0] == states[1]
     assert states[0][0] == {"studies": 3, "series": 3, "instances": 240, "rejected": 2}
+
+
+def test_sync_skips_the_names_the_watcher_ignores(tmp_path: Path) -> None:
+    """Hidden files, copy-tool partials and VCS folders are not indexed, as the watcher never
+    acts on them (a watched store and a rebuilt one agree); a file named 4913 is an instance."""
+    from dicomfs.file.client import DICOMfileClient
+
+    names = [".hidden.dcm", "x.dcm.part", ".git/a.dcm", ".rejected/b.dcm", "4913", "c~"]
+    for n, name in enumerate(names, 1):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        factories.make_instance(1, 1, n).save_as(path, enforce_file_format=True)
+    with DICOMfileClient(tmp_path, in_memory=True, workers=1) as client:
+        found = [r["00080018"]["Value"][0] for r in client.search_for_instances()]
+        assert found == [factories.sop_uid(1, 1, 5)]
+        assert client.rejected() == []
