@@ -38,6 +38,7 @@ from dicomfs.errors import (
     CorruptFileError,
     DicomfsError,
     HTTPStatusError,
+    NotAcceptableError,
     NotFoundError,
     UnsupportedError,
 )
@@ -124,6 +125,25 @@ def _bulk_uris(obj: Any) -> Iterator[str]:
             yield from _bulk_uris(item)
 
 
+def _join_gifs(gifs: list[bytes]) -> bytes:
+    """One animated GIF of the frames of several, one frame each (identical ones too), resized
+    to the first one's size."""
+    from PIL import Image, ImageSequence
+
+    from dicomfs.pixels.gif import animated_gif
+    from dicomfs.pixels.render import GIF_FRAME_MS
+
+    frames: list[Image.Image] = []
+    for data in gifs:
+        with Image.open(io.BytesIO(data)) as gif:
+            for frame in ImageSequence.Iterator(gif):
+                image = frame.convert("RGB")
+                if frames and image.size != frames[0].size:
+                    image = image.resize(frames[0].size, Image.Resampling.BILINEAR)
+                frames.append(image)
+    return animated_gif(frames, GIF_FRAME_MS)
+
+
 class DICOMwebApp:
     """Turns :class:`~dicomfs.server.messages.Request` objects into responses over one client.
 
@@ -207,7 +227,7 @@ class DICOMwebApp:
             return self._bulk, {"GET"}
         if n == 3 and len(rest) == 2 and rest[0] == "frames":
             return self._frames, {"GET"}
-        if (n >= 2 and rest == ["rendered"]) or (
+        if (n and rest == ["rendered"]) or (
             n == 3 and len(rest) == 3 and rest[0] == "frames" and rest[2] == "rendered"
         ):
             return self._rendered, {"GET"}
@@ -375,6 +395,32 @@ class DICOMwebApp:
 
         return _multipart(_OCTET, parts())
 
+    def _study_rendered(
+        self, study: str, chosen: MediaTypes, params: dict[str, str] | None
+    ) -> bytes:
+        """A study rendered as its series are (E-01): ``image/gif`` one animation of every
+        series' frames in SeriesNumber order, ``image/jpeg``/``image/png`` its first image."""
+        found = self.client.search_for_series(study, fields=["SeriesNumber"])
+        if not found:  # an unknown study: the client says so (404)
+            self.client.retrieve_study_metadata(study)
+
+        def order(item: dict[str, Any]) -> tuple[bool, float, str]:
+            number = item.get("00200011", {}).get("Value", [None])[0]
+            uid = str(item.get("0020000E", {}).get("Value", [""])[0])
+            return number is None, float(number or 0), uid
+        images: list[bytes] = []
+        for item in sorted(found, key=order):
+            series = str(item["0020000E"]["Value"][0])
+            try:
+                images.append(self.client.retrieve_series_rendered(study, series, chosen, params))
+            except NotAcceptableError:  # a series without images (a report, a KOS)
+                continue
+            if chosen[0] != "image/gif":
+                return images[0]
+        if not images:
+            raise NotAcceptableError(f"study {study} has no instance with pixel data to render")
+        return images[0] if len(images) == 1 else _join_gifs(images)
+
     def _rendered(self, request: Request, uids: list[str], rest: list[str]) -> Response:
         ranges = acceptable(request.query, request.header("accept"), "rendered")
         media_type = media.choose_rendered_media(ranges)
@@ -389,7 +435,9 @@ class DICOMwebApp:
                 ignored.append(name)
         chosen: MediaTypes = (media_type,)
         given = params or None
-        if len(uids) == 2:
+        if len(uids) == 1:
+            image = self._study_rendered(uids[0], chosen, given)
+        elif len(uids) == 2:
             image = self.client.retrieve_series_rendered(uids[0], uids[1], chosen, given)
         elif len(rest) == 3:
             numbers = self._frame_numbers(rest[1])

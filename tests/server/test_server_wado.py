@@ -257,9 +257,35 @@ def test_rendered_with_dicom_accept(served: ServedStore) -> None:
     assert get(url, accept="application/dicom, image/png").status_code == 400
 
 
-@pytest.mark.parametrize("path", [f"/studies/{S1}/rendered", f"/studies/{S1}/thumbnail"])
-def test_unsupported_resources_are_501(served: ServedStore, path: str) -> None:
+@pytest.mark.parametrize("path", [f"/studies/{S1}/thumbnail", f"/studies/{S1}/series/{SE11}/thumbnail"])
+def test_thumbnails_are_501(served: ServedStore, path: str) -> None:
+    """E-01: thumbnails are optional; all of them are 501 alike."""
     assert get(served.url + path, accept="*/*").status_code == 501
+
+
+def test_study_rendered(served: ServedStore) -> None:
+    """E-01: /studies/{s}/rendered. As GIF, the frames of its series' animations in
+    SeriesNumber order; as PNG, the first series' first image; an unknown study 404."""
+    def frames(data: bytes) -> list[bytes]:
+        from PIL import ImageSequence
+
+        with Image.open(io.BytesIO(data)) as gif:
+            return [f.convert("RGB").tobytes() for f in ImageSequence.Iterator(gif)]
+
+    study = get(f"{served.url}/studies/{S1}/rendered", accept="image/gif")
+    assert study.status_code == 200 and study.headers["Content-Type"] == "image/gif"
+    series = [
+        get(f"{served.url}/studies/{S1}/series/{factories.series_uid(1, n)}/rendered",
+            accept="image/gif").content
+        for n in (1, 2, 3)
+    ]
+    assert frames(study.content) == [f for gif in series for f in frames(gif)]
+    assert len(frames(study.content)) == 6
+    png = get(f"{served.url}/studies/{S1}/rendered", accept="image/png")
+    first = get(f"{served.url}/studies/{S1}/series/{SE11}/rendered", accept="image/png")
+    assert png.status_code == 200 and png.content == first.content
+    unknown = get(f"{served.url}/studies/1.2.3.4/rendered", accept="image/png")
+    assert unknown.status_code == 404
 
 
 def test_unknown_paths(served: ServedStore) -> None:
