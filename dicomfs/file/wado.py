@@ -455,6 +455,9 @@ def series_rendered(
 
 
 # ---- bulk data -----------------------------------------------------------------------------
+#: Media ranges under which bulk data is its value bytes (F-10).
+_OCTET_RANGES = frozenset({"application/octet-stream", "application/*", "*/*"})
+
 def _parse_bulk_url(ctx: StoreContext, url: object) -> tuple[list[str], str | None]:
     """Split a bulk data URL into its UIDs and tag path (None for a whole-level resource)."""
     if not isinstance(url, str):
@@ -584,6 +587,11 @@ def iter_bulkdata(
     its instances, in metadata order (F-13). ``byte_range=(first, last)`` is inclusive (F-12)
     and only applies to one BulkDataURI.
 
+    ``media_types``: the value bytes are ``application/octet-stream`` (also under ``*/*`` and
+    ``application/*``). Asking only for compressed types (``image/jp2``...) for the pixel data
+    of a compressed instance yields each frame's codestream as stored, one item per frame, as
+    the frames resource does (F-05, F-06); for any other bulk data that is 406.
+
     Raises
     ------
     BadRequestError
@@ -591,17 +599,35 @@ def iter_bulkdata(
         byte range).
     NotFoundError
         Unknown instance or element.
+    NotAcceptableError
+        Only types other than octet-stream asked, and the data is not compressed pixel data of
+        such a type.
     """
+    octet = True
     if media_types is not None:
-        media.parse_media_types(media_types, "bulkdata")
+        ranges = media.parse_media_types(media_types, "bulkdata")
+        octet = any(r.q > 0 and r.media_type in _OCTET_RANGES for r in ranges)
     rng = _check_byte_range(byte_range)
     uids, tag_path = _parse_bulk_url(ctx, url)
     if tag_path is None:
         if rng is not None:
             raise InvalidQueryError("byte_range applies to one BulkDataURI only")
+        if not octet:
+            raise NotAcceptableError("the bulk data of a whole study, series or instance is "
+                                     "application/octet-stream")
         return _all_bulk(ctx, _find(ctx, *uids))
     inst = _find(ctx, *uids)[0]
-    if fr.has_pixel_data(inst) and tag_path.upper() == f"{inst.pixel_data_tag:08X}":
+    pixels = fr.has_pixel_data(inst) and tag_path.upper() == f"{inst.pixel_data_tag:08X}"
+    if not octet:
+        # Only compressed types asked: the codestream of each frame, as stored (F-05), when the
+        # pixel data is encapsulated in a syntax of that type; anything else is 406.
+        if not pixels or not fr.is_encapsulated(inst) or rng is not None:
+            raise NotAcceptableError(
+                f"this bulk data is application/octet-stream only, not {media_types!r}"
+            )
+        numbers = list(range(1, fr.frame_count(inst) + 1))
+        return iter_frames(ctx, uids[0], uids[1], uids[2], numbers, media_types)
+    if pixels:
         value = _pixel_bulk(ctx, inst)
     else:
         value = _element_bulk(ctx, inst, tag_path)

@@ -374,7 +374,10 @@ class DICOMwebApp:
         ranges = acceptable(request.query, request.header("accept"), "bulkdata")
         spec = parse_range(request.header("range"))
         url = f"{self.base_url}{request.path}"
-        value = b"".join(self.client.retrieve_bulkdata(url, media_types(ranges)))
+        if not any(r.q > 0 and r.media_type in ("application/octet-stream", "application/*",
+                                                "*/*") for r in ranges):
+            return self._bulk_frames(uids, url, ranges)
+        value = b"".join(self.client.retrieve_bulkdata(url, (_OCTET,)))
         headers = {"Content-Type": _OCTET, "Content-Location": url}
         if spec is None:
             return _multipart(_OCTET, iter([(headers, value)]))
@@ -383,6 +386,23 @@ class DICOMwebApp:
         headers["Content-Range"] = content_range
         response = _multipart(_OCTET, iter([(headers, value[first : last + 1])]), status=206)
         return response.add("Content-Range", content_range)
+
+    def _bulk_frames(self, uids: list[str], url: str, ranges: list[MediaRange]) -> Response:
+        """Compressed types only: the pixel data's frames as stored, a part each (F-05)."""
+        syntax = self._stored_syntax(uids)
+        if syntax is None:  # unknown instance: the client says what is wrong (400 or 404)
+            self.client.retrieve_bulkdata(url, media_types(ranges))
+            raise NotFoundError(f"instance {uids[2]} not found")
+        choice = media.choose_frame_media(ranges, syntax, resource="bulkdata")
+        chosen = MediaRange(choice.media_type, choice.transfer_syntax)
+        part_type = media.part_content_type(choice.media_type, choice.transfer_syntax)
+        frames = self.client.iter_bulkdata(url, media_types([chosen]))
+
+        def parts() -> PartSource:
+            for frame in frames:
+                yield {"Content-Type": part_type, "Content-Location": url}, frame
+
+        return _multipart(chosen.media_type, parts())
 
     def _level_bulk(self, request: Request, uids: list[str], rest: list[str]) -> Response:
         wanted = media_types(acceptable(request.query, request.header("accept"), "bulkdata"))

@@ -187,6 +187,41 @@ def test_bulkdata(served: ServedStore) -> None:
     assert part.content == frame_bytes(0) + frame_bytes(1) + frame_bytes(2)
 
 
+def test_bulkdata_of_native_pixels_as_an_image_type_is_406(served: ServedStore) -> None:
+    """F-10: bulk data is application/octet-stream; native pixel data is no image/jpeg."""
+    response = get(_pixel_uri(served), accept='multipart/related; type="image/jpeg"')
+    assert response.status_code == 406
+
+
+def test_bulkdata_of_compressed_pixels_as_stored(writable: ServedStore) -> None:
+    """F-05/F-10: the compressed pixel data's BulkDataURI asked as its own type gives each
+    frame's codestream, a part each with the transfer syntax; as octet-stream, the value bytes;
+    as another compressed type, 406."""
+    import numpy as np
+    from pydicom.uid import RLELossless
+
+    ds = factories.make_instance(rows=16, columns=16, frames=2)
+    ds.PixelData = np.arange(512, dtype=np.uint16).tobytes()
+    ds.compress(RLELossless, generate_instance_uid=False)
+    writable.file_client.store_instances([ds])
+    uri = f"{instance_url(writable.url, 1, 1, 1)}/bulk/7FE00010"
+    rle = get(uri, accept='multipart/related; type="image/dicom-rle"')
+    assert rle.status_code == 200
+    frames = writable.file_client.retrieve_instance_frames(
+        factories.study_uid(1), factories.series_uid(1, 1), factories.sop_uid(1, 1, 1), [1, 2],
+        media_types=["image/dicom-rle"],
+    )
+    found = parts(rle)
+    assert [part.content for part in found] == frames
+    assert {part.headers["content-type"] for part in found} == {
+        "image/dicom-rle; transfer-syntax=1.2.840.10008.1.2.5"
+    }
+    octet = get(uri, accept=OCTET_ACCEPT)
+    local = uri.replace(writable.url, writable.file_client.base_url)
+    assert [part.content for part in parts(octet)] == writable.file_client.retrieve_bulkdata(local)
+    assert get(uri, accept='multipart/related; type="image/jp2"').status_code == 406
+
+
 @pytest.mark.parametrize(
     ("byte_range", "first", "last"), [("bytes=0-", 0, 95), ("bytes=4-11", 4, 11),
                                       ("bytes=-4", 92, 95), ("bytes=90-200", 90, 95)]
