@@ -46,7 +46,8 @@ from dicomfs.file.part10 import (
     EncodingError,
     encode_part10,
 )
-from dicomfs.index.repository import PreparedInstance
+from dicomfs.index.repository import INSTANCE_COLUMNS, PreparedInstance
+from dicomfs.pixels.frames import missing_pixel_bytes
 from dicomfs.storage import atomic, layout
 from dicomfs.storage.scan import read_buffer
 
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAILURE_CANNOT_UNDERSTAND",
+    "FAILURE_DATASET_MISMATCH",
     "FAILURE_OUT_OF_RESOURCES",
     "FAILURE_PROCESSING",
     "FAILURE_STUDY_MISMATCH",
@@ -69,6 +71,9 @@ __all__ = [
 FAILURE_OUT_OF_RESOURCES = 0xA700
 #: FailureReason A901 (43265): the instance's Study Instance UID is not the request's (I-09).
 FAILURE_STUDY_MISMATCH = 0xA901
+#: FailureReason A900: the data set does not match its SOP Class (native pixel data shorter
+#: than its Image Pixel attributes declare).
+FAILURE_DATASET_MISMATCH = 0xA900
 #: FailureReason C000: cannot understand (not a dataset; a required UID missing or malformed).
 FAILURE_CANNOT_UNDERSTAND = 0xC000
 
@@ -284,10 +289,22 @@ def _make_folders(ctx: StoreContext, items: list[_Item]) -> dict[Path, list[Path
 def _parse(item: _Item) -> None:
     """The item's index record, parsed from the bytes being written meanwhile."""
     record = read_buffer(item.relpath, item.data, 0)
-    if isinstance(record, PreparedInstance):
-        item.record = record
-    else:
+    if not isinstance(record, PreparedInstance):
         item.failure, item.message = FAILURE_PROCESSING, f"cannot index: {record.reason}"
+        return
+    values = dict(zip(INSTANCE_COLUMNS, record.values, strict=True))
+    missing = missing_pixel_bytes(
+        values["rows"], values["columns"], values["samples_per_pixel"],
+        values["bits_allocated"], values["number_of_frames"], values["pixel_data_length"],
+    )
+    if missing:  # its frames could not be served: refused now rather than a 500 later
+        item.failure = FAILURE_DATASET_MISMATCH
+        item.message = (
+            f"the pixel data lacks {missing} bytes of the frames that Rows, Columns, "
+            "SamplesPerPixel, BitsAllocated and NumberOfFrames declare"
+        )
+        return
+    item.record = record
 
 
 def _write_failed(item: _Item, exc: OSError) -> None:

@@ -47,6 +47,7 @@ __all__ = [
     "frames_from_dataset",
     "has_pixel_data",
     "is_encapsulated",
+    "missing_pixel_bytes",
     "read_frames",
     "uses_offsets",
 ]
@@ -153,6 +154,30 @@ def frame_bits(
         ):
             return sub
     return full
+
+
+def missing_pixel_bytes(
+    rows: int | None,
+    columns: int | None,
+    samples: int | None,
+    bits: int | None,
+    frames: int | None,
+    length: int | None,
+) -> int:
+    """Bytes that native pixel data lacks for the frames its attributes declare (0: complete).
+
+    ``length`` is the pixel data's value length (-1 or None: encapsulated or absent, 0 missing).
+
+    >>> missing_pixel_bytes(4, 4, 1, 16, 2, 64), missing_pixel_bytes(4, 4, 1, 16, 2, 60)
+    (0, 4)
+    >>> missing_pixel_bytes(4, 4, 3, 8, 1, 32)  # YBR_FULL_422: two bytes per pixel
+    0
+    """
+    if not (rows and columns and bits) or length is None or length < 0:
+        return 0
+    count = frames if frames and frames > 0 else 1
+    nbits = frame_bits(rows, columns, samples or 1, bits, count, length)
+    return max(0, math.ceil(nbits * count / 8) - length)
 
 
 def _frame_bits(inst: StoredInstance) -> int:

@@ -231,3 +231,21 @@ def test_check_and_repair(tmp_path: Path) -> None:
         assert (fixed.sync.added, fixed.sync.updated, fixed.sync.removed) == (1, 1, 1)
         assert fixed.after.ok
         assert repo.counts()["instances"] == 3
+
+
+def test_pixel_data_shorter_than_declared_is_a900(client: dicomfs.DICOMfileClient) -> None:
+    """I-07: native pixel data that lacks bytes of the frames Rows x Columns x Samples x
+    BitsAllocated x NumberOfFrames declare is refused (A900, Data Set does not match SOP Class)
+    instead of stored and failing every frame request later; complete data beside it is stored."""
+    short = factories.make_instance(1, 1, 1, rows=8, columns=8, frames=2)
+    short.PixelData = short.PixelData[:-10]
+    complete = factories.make_instance(1, 1, 2, rows=8, columns=8, frames=2)
+    response = client.store_instances([short, complete])
+    (failed,) = response.FailedSOPSequence
+    assert failed.ReferencedSOPInstanceUID == factories.sop_uid(1, 1, 1)
+    assert failed.FailureReason == 0xA900
+    assert [item.ReferencedSOPInstanceUID for item in response.ReferencedSOPSequence] == [
+        factories.sop_uid(1, 1, 2)
+    ]
+    assert list(atomic.iter_temporaries(client.ctx.root)) == []
+    assert not (client.ctx.root / S1 / SE1 / f"{factories.sop_uid(1, 1, 1)}.dcm").exists()
