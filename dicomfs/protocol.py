@@ -386,14 +386,18 @@ class DICOMClient(abc.ABC):
         Raises
         ------
         KeyError
-            The tag has no keyword.
+            The tag has no keyword, or is no tag at all (``"PatientName"``, ``None``, -1).
         """
-        if isinstance(tag, str):
-            tag = int(tag, 16)
-        keyword = pydicom.datadict.keyword_for_tag(tag)
+        try:
+            number = int(tag, 16) if isinstance(tag, str) else tag
+            if not isinstance(number, (int, tuple)):  # a float would be truncated to a tag
+                raise TypeError(type(number).__name__)
+            keyword = pydicom.datadict.keyword_for_tag(number)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise KeyError(f"Could not find a keyword for tag {tag!r}: not a tag.") from exc
         if not keyword:
             raise KeyError(f"Could not find a keyword for tag {tag}.")
-        return keyword
+        return str(keyword)
 
     @staticmethod
     def lookup_tag(keyword: str) -> str:

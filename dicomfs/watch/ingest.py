@@ -112,7 +112,9 @@ _OPEN_FLAGS = (
 
 
 def _read_regular(path: Path) -> tuple[FileStat, bytes] | None:
-    """A regular file's stat, as opened, and content; None when it is gone or not a file.
+    """A regular file's stat, as opened, and content; None when it is gone.
+
+    Raises :class:`_Unusable` for a symbolic link (never followed) or a FIFO, device or folder.
 
     Few system calls (open, fstat, read, close): each one gives up the interpreter lock, and
     getting it back is slow while the store's threads are busy.
@@ -122,13 +124,13 @@ def _read_regular(path: Path) -> tuple[FileStat, bytes] | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        if exc.errno == errno.ELOOP:  # a symbolic link: never ingested
-            return None
+        if exc.errno == errno.ELOOP:  # a symbolic link: its target is never read
+            raise _Unusable("a symbolic link (its target is not read)") from exc
         raise
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            return None
+            raise _Unusable("not a regular file")
         chunks: list[bytes] = []
         left = st.st_size
         while left > 0:  # a file that grows meanwhile is caught by the stat after the read
@@ -292,6 +294,8 @@ class Inbox:
         """
         try:
             content = _read_regular(self.folder / relpath)
+        except _Unusable as exc:  # moved aside (the link itself, never its target)
+            return self._reject(relpath, str(exc)), None
         except OSError as exc:
             current = self.fs.stat(relpath)
             if current is None:
@@ -299,7 +303,7 @@ class Inbox:
             retry(relpath, current, self.retry_delay)
             return WatchEvent("retry", relpath, f"cannot be read: {exc.strerror or exc}"), None
         if content is None:
-            return None, None  # gone meanwhile, or not a regular file
+            return None, None  # gone meanwhile
         before, data = content
         try:
             ds = _parse(data)

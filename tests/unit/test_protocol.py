@@ -180,3 +180,13 @@ def test_which_methods_are_unsupported(tmp_path: object, standard_datasets: list
             unsupported.add(name)
     client.close()
     assert unsupported == UNSUPPORTED_ON_FILE_CLIENT
+
+
+@pytest.mark.parametrize("tag", ["PatientName", None, 2**40, -1, "zz", 1.5])
+def test_lookup_keyword_of_no_tag_is_a_key_error(tag: object) -> None:
+    """Anything that is no tag raises KeyError, as an unknown tag does (it raised ValueError,
+    TypeError or OverflowError)."""
+    import dicomfs
+
+    with pytest.raises(KeyError):
+        dicomfs.DICOMfileClient.lookup_keyword(tag)  # type: ignore[arg-type]

@@ -105,21 +105,29 @@ def test_the_same_instance_twice_is_stored_once(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs and symbolic links")
 def test_links_and_fifos_are_never_read(tmp_path: Path) -> None:
-    """A symbolic link or a FIFO under a complete file's name is left alone (never opened for
-    long, never stored, never moved), as if the file were gone."""
+    """A symbolic link or a FIFO under a complete file's name is never read (the link's target
+    is not opened, the FIFO not waited on) nor stored: each is moved aside to .rejected with a
+    reason (they stayed in the inbox for ever, without a word); the link's target is untouched."""
     inbox = tmp_path / "inbox"
-    _write(tmp_path / "elsewhere" / "IM1", factories.make_instance(1, 1, 1))
+    target = tmp_path / "elsewhere" / "IM1"
+    content = _write(target, factories.make_instance(1, 1, 1))
     inbox.mkdir()
-    (inbox / "link").symlink_to(tmp_path / "elsewhere" / "IM1")
+    (inbox / "link").symlink_to(target)
     os.mkfifo(inbox / "fifo")
     retries: list[str] = []
     with DICOMfileClient(tmp_path / "store") as store:
         box = Inbox(inbox, store)
-        for name in ("link", "fifo"):
-            assert box.read(name, lambda relpath, stat, delay: retries.append(relpath)) == (
-                None, None)
+        events = [box.read(name, lambda relpath, stat, delay: retries.append(relpath))[0]
+                  for name in ("link", "fifo")]
+        assert _sops(store) == []
+    assert [(e.action, e.path, e.reason) for e in events if e is not None] == [
+        ("rejected", "link", "a symbolic link (its target is not read)"),
+        ("rejected", "fifo", "not a regular file"),
+    ]
     assert retries == []
-    assert sorted(p.name for p in inbox.iterdir()) == ["fifo", "link"]
+    assert (inbox / ".rejected" / "link").is_symlink()
+    assert target.read_bytes() == content
+    assert sorted(p.name for p in inbox.iterdir()) == [".rejected"]
 
 
 def test_a_data_set_without_preamble_is_stored(tmp_path: Path) -> None:
