@@ -50,6 +50,7 @@ __all__ = [
     "collect_files",
     "copy_studies",
     "dataset_without_preamble",
+    "NO_DATA_SET",
     "find_study_of_series",
     "list_series",
     "plan_copy",
@@ -371,6 +372,10 @@ def _read_without_preamble(path: str, size: int) -> Dataset | None:
     return ds
 
 
+#: Why a file whose data set pydicom reads as empty is refused (not "missing every UID").
+NO_DATA_SET = "no data set element after the File Meta (the file is truncated or empty)"
+
+
 def dataset_without_preamble(data: bytes) -> Dataset | None:
     """:func:`_read_without_preamble` for a file's bytes held in memory (the watch inbox).
 
@@ -481,7 +486,8 @@ def store_files(
         missing = [k for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID",
                                "SOPClassUID") if not ds.get(k)]
         if missing:
-            summary.failed.append((path, "missing " + ", ".join(missing)))
+            reason = NO_DATA_SET if not len(ds) else "missing " + ", ".join(missing)
+            summary.failed.append((path, reason))
             tick(1)
             continue
         batch.append((path, ds))

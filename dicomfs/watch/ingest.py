@@ -30,7 +30,7 @@ from pydicom.errors import InvalidDicomError
 
 from dicomfs.errors import BadRequestError, ConflictError, ServerError
 from dicomfs.protocol import DICOMClient
-from dicomfs.transfer import dataset_without_preamble, stow_outcomes
+from dicomfs.transfer import NO_DATA_SET, dataset_without_preamble, stow_outcomes
 from dicomfs.watch.changes import REJECTED_DIR, WatchEvent
 from dicomfs.watch.sync import FileStat, LocalFilesystem, WatchState
 
@@ -95,6 +95,8 @@ def check_dataset(ds: Dataset) -> None:
             raise _Incomplete(
                 f"truncated: element {elem.tag} has {len(elem.value)} of {elem.length} bytes"
             )
+    if not len(ds):  # pydicom gives an empty data set for a file cut right after its File Meta
+        raise _Incomplete(NO_DATA_SET)
     missing = [keyword for keyword in REQUIRED_UIDS if not ds.get(keyword)]
     if missing:
         raise _Incomplete("missing " + ", ".join(missing))
