@@ -49,6 +49,7 @@ __all__ = [
     "UnusableFile",
     "collect_files",
     "copy_studies",
+    "check_complete",
     "dataset_without_preamble",
     "NO_DATA_SET",
     "find_study_of_series",
@@ -340,7 +341,7 @@ def read_instance_file(path: str | os.PathLike[str]) -> Dataset:
         with BoundedReader(FileIO(text, "rb"), st.st_size) as fh:
             ds: Dataset | None = pydicom.dcmread(fh)
             assert ds is not None
-            _check_complete(ds, st.st_size)
+            check_complete(ds, st.st_size)
     except InvalidDicomError as exc:
         if _has_dicm(text):
             raise UnusableFile(f"not a valid DICOM file: {exc}", skip=False) from exc
@@ -364,7 +365,7 @@ def _read_without_preamble(path: str, size: int) -> Dataset | None:
     try:
         with BoundedReader(FileIO(path, "rb"), size) as fh:
             ds = pydicom.dcmread(fh, force=True)
-            _check_complete(ds, size)
+            check_complete(ds, size)
             if not all(str(ds.get(keyword, "") or "").strip() for keyword in _IDENTITY):
                 return None
     except _FORCED_READ_ERRORS:
@@ -389,7 +390,7 @@ def dataset_without_preamble(data: bytes) -> Dataset | None:
         return None
     try:
         ds = pydicom.dcmread(BytesIO(data), force=True)
-        _check_complete(ds, len(data))
+        check_complete(ds, len(data))
     except _FORCED_READ_ERRORS:
         return None
     if not all(str(ds.get(keyword, "") or "").strip() for keyword in _IDENTITY):
@@ -400,7 +401,7 @@ def dataset_without_preamble(data: bytes) -> Dataset | None:
 _PIXEL_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)
 
 
-def _check_complete(ds: Dataset, size: int) -> None:
+def check_complete(ds: Dataset, size: int) -> None:
     """Raise EOFError when the file was cut: a top-level element holds fewer bytes than it
     declares, or the file ends inside an element header (pydicom stops there without a word).
     """

@@ -30,6 +30,7 @@ from dicomfs.errors import (
     ServerError,
 )
 from dicomfs.protocol import DICOMClient
+from dicomfs.transfer import check_complete
 from dicomfs.web import media, stow
 from dicomfs.web.multipart import MultipartError, Part, iter_parts, new_boundary, parse_media_type
 from dicomfs.web.transport import RetryPolicy, Transport, TransportError
@@ -204,7 +205,7 @@ class DICOMwebClient(DICOMClient):
             return []
         try:
             body = json.loads(response.content)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[...]]]]"
             raise ServerError(f"invalid JSON from {url}: {exc}", response=response) from exc
         if isinstance(body, dict):  # some servers send one object instead of an array
             return [body]
@@ -221,13 +222,16 @@ class DICOMwebClient(DICOMClient):
         offset = next((int(v) for k, v in params if k == "offset"), 0)
         base = [(k, v) for k, v in params if k != "offset"]
         results: list[DicomJSON] = []
-        previous: list[DicomJSON] | None = None
+        seen: set[str] = set()
         while page := self._get_json(url, [*base, ("offset", str(offset))], InvalidQueryError):
-            if page == previous:
-                raise ServerError(f"{url} ignores offset: the same page came back twice")
+            keys = {json.dumps(item, sort_keys=True) for item in page}
+            if keys <= seen:  # nothing new: the server ignores offset or never ends (D-06)
+                raise ServerError(
+                    f"{url} ignores offset: a page of results already returned came back"
+                )
+            seen |= keys
             results.extend(page)
             offset += len(page)
-            previous = page
         return results
 
     def _parts(self, response: requests.Response) -> Iterator[Part]:
@@ -254,16 +258,24 @@ class DICOMwebClient(DICOMClient):
                 ) from exc
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 raise TransportError(f"reading {response.url}: {exc}") from exc
+            except requests.RequestException as exc:  # e.g. a body not in its declared encoding
+                raise ServerError(
+                    f"reading {response.url}: {' '.join(str(exc).split())}", response=response
+                ) from exc
 
     def _datasets(self, response: requests.Response) -> Iterator[Dataset]:
         for number, part in enumerate(self._parts(response), start=1):
             try:
-                yield pydicom.dcmread(io.BytesIO(part.content))
+                ds = pydicom.dcmread(io.BytesIO(part.content))
+                if not len(ds):
+                    raise EOFError("no data set element after the File Meta")
+                check_complete(ds, len(part.content))  # pydicom stops at a cut without a word
             except (InvalidDicomError, EOFError, ValueError, struct.error) as exc:
                 raise ServerError(
-                    f"part {number} of {response.url} is not a DICOM file: {exc}",
+                    f"part {number} of {response.url} is not a whole DICOM file: {exc}",
                     response=response,
                 ) from exc
+            yield ds
 
     def _retrieve_instances(
         self, url: str, media_types: MediaTypes | None, additional_params: AddParams
@@ -327,9 +339,14 @@ class DICOMwebClient(DICOMClient):
             url, accept, extra_params(additional_params), stream=True, extra_headers=headers
         )
         ignored_range = byte_range is not None and response.status_code != 206
+        return self._bulk_parts(response, byte_range if ignored_range else None)
+
+    def _bulk_parts(
+        self, response: requests.Response, cut: tuple[int, int] | None
+    ) -> Iterator[bytes]:
         for part in self._parts(response):
-            if ignored_range and byte_range is not None:  # the server sent everything (Orthanc)
-                yield part.content[byte_range[0] : byte_range[1] + 1]
+            if cut is not None:  # the server ignored the Range and sent everything (Orthanc)
+                yield part.content[cut[0] : cut[1] + 1]
             else:
                 yield part.content
 
@@ -606,7 +623,8 @@ class DICOMwebClient(DICOMClient):
                 logger.warning("STOW-RS %s: some instances were not stored (202)", url)
             try:
                 return stow.parse_stow_response(response)
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, RecursionError, SyntaxError) as exc:
+                # SyntaxError: xml.etree's ParseError (malformed application/dicom+xml)
                 raise ServerError(f"unreadable STOW-RS response: {exc}", response=response) from exc
 
     def delete_study(self, study_instance_uid: str, additional_params: AddParams = None) -> None:

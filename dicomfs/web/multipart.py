@@ -167,9 +167,9 @@ def iter_parts(chunks: Iterable[bytes], boundary: str | bytes) -> Iterator[Part]
             if reader.available() > MAX_HEADER_BYTES:
                 raise MultipartError("delimiter line too long")
             if not reader.fill():
-                if not reader.peek(reader.available()).strip(_PADDING):
-                    return  # body ends right after a delimiter: tolerated
-                raise MultipartError("body truncated after a delimiter")
+                # RFC 2046 5.1.1: the body ends with the close delimiter ("--boundary--"); a
+                # body ending at a plain delimiter was cut, and its last parts are missing.
+                raise MultipartError("body truncated: no closing delimiter")
         # Headers: up to an empty line (the block may be empty).
         while True:
             if reader.startswith(_CRLF):

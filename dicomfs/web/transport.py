@@ -83,7 +83,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() is true, float("²") fails
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -93,21 +93,31 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - now)
 
 
+#: Bytes of an error body read for its explanation (a body may be huge, or never end).
+_DETAIL_BYTES = 64 * 1024
+
+
 def _detail(response: requests.Response) -> str:
-    """A one-line explanation from an error body (Orthanc's JSON ``Details``/``Message``)."""
+    """A one-line explanation from an error body (Orthanc's JSON ``Details``/``Message``),
+    read from at most its first :data:`_DETAIL_BYTES` bytes."""
     try:
-        text = response.content.decode("utf-8", errors="replace").strip()
-    except (requests.RequestException, OSError):
+        if response._content_consumed:  # type: ignore[attr-defined]
+            raw = response.content[:_DETAIL_BYTES]
+        else:
+            raw = response.raw.read(_DETAIL_BYTES, decode_content=True) or b""
+        text = raw.decode("utf-8", errors="replace").strip()
+    except (requests.RequestException, OSError, ValueError, AttributeError):
         return ""
     if text.startswith("{"):
         try:
             body = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict):
             for key in ("Details", "Message", "message", "error"):
                 if isinstance(body.get(key), str):
-                    return str(body[key])
+                    text = str(body[key])
+                    break
     return " ".join(text.split())[:300]
 
 
@@ -116,7 +126,8 @@ def _conflict_dataset(response: requests.Response) -> Any:
 
     try:
         return parse_stow_response(response)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError, SyntaxError) as exc:
+        # SyntaxError: xml.etree's ParseError (a malformed application/dicom+xml body)
         logger.warning("cannot parse the 409 response body: %s", exc)
         return None
 
@@ -150,6 +161,29 @@ def raise_for_status(
     raise cls(message, response=response)
 
 
+class _Chunked:
+    """A streamed request body that is made again each time it is iterated.
+
+    ``requests`` sends a request again, with the same body object, after a 307/308 redirect or
+    a Digest authentication challenge: a generator would then be empty, and the server would
+    get no instance at all (and answer 200 for none).
+    """
+
+    def __init__(self, factory: BodyFactory, size: int) -> None:
+        self._factory = factory
+        self._size = size
+
+    def __iter__(self) -> Iterator[bytes]:
+        pending = bytearray()
+        for chunk in self._factory():
+            pending += chunk
+            while len(pending) >= self._size:
+                yield bytes(pending[: self._size])
+                del pending[: self._size]
+        if pending:
+            yield bytes(pending)
+
+
 class Transport:
     """Sends requests through one session with the client's timeout and retry policy."""
 
@@ -178,7 +212,7 @@ class Transport:
         url: str,
         query: str,
         headers: dict[str, str] | None,
-        body: bytes | Iterator[bytes] | None,
+        body: bytes | _Chunked | None,
     ) -> requests.PreparedRequest:
         prepared = self.session.prepare_request(
             requests.Request(method, url, headers=headers, data=body)
@@ -189,28 +223,17 @@ class Transport:
             prepared.url = f"{base}{'&' if '?' in base else '?'}{query}"
         return prepared
 
-    def _body(self, body: bytes | BodyFactory | None) -> bytes | Iterator[bytes] | None:
-        """Small bodies go with Content-Length; larger ones stream chunked (chunk_size pieces)."""
+    def _body(self, body: bytes | BodyFactory | None) -> bytes | _Chunked | None:
+        """Small bodies go with Content-Length; larger ones stream chunked (chunk_size pieces),
+        from a body that makes its chunks again each time it is sent (see :class:`_Chunked`)."""
         if body is None or isinstance(body, bytes):
             return body
-        chunks = body()
         head = bytearray()
-        for chunk in chunks:
+        for chunk in body():
             head += chunk
             if len(head) > self.chunk_size:
-                return self._chunked(bytes(head), chunks)
+                return _Chunked(body, self.chunk_size)
         return bytes(head)
-
-    def _chunked(self, head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-        size = self.chunk_size
-        pending = bytearray(head)
-        for chunk in rest:
-            pending += chunk
-            while len(pending) >= size:
-                yield bytes(pending[:size])
-                del pending[:size]
-        if pending:
-            yield bytes(pending)
 
     def request(
         self,
@@ -247,6 +270,11 @@ class Transport:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise TransportError(f"{method} {prepared.url}: {exc}") from exc
+            except (requests.RequestException, ValueError) as exc:
+                # A body not as declared (gzip, length, chunks), a redirect loop or one to
+                # another scheme or a malformed URL: the server's answer is unusable.
+                raise ServerError(f"{method} {prepared.url}: {' '.join(str(exc).split())}"
+                                  ) from exc
             if not self.retry.should_retry(attempt, response.status_code):
                 break
             wait = self.retry.delay(attempt, response)
@@ -265,6 +293,12 @@ class Transport:
                 raise_for_status(response, bad_request)
             finally:
                 response.close()
+        if 300 <= response.status_code < 400:  # a redirect requests did not follow (no Location)
+            response.close()
+            raise ServerError(
+                f"{response.status_code} {response.reason} for {method} {response.url}: a "
+                "redirect without a usable Location", response=response,
+            )
         return response
 
     def _send_settings(self, url: str) -> dict[str, Any]:

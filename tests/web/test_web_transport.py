@@ -418,3 +418,95 @@ def test_session_utils(tmp_path: Path) -> None:
     assert (session.verify, session.cert) == (str(ca), str(ca))
     with pytest.raises(OSError, match="does not exist"):
         session_utils.add_certs_to_session(session, str(tmp_path / "missing.pem"))
+
+
+def test_stow_redirected_307_resends_the_whole_streamed_body(scripted: ScriptedServer) -> None:
+    """A streamed STOW (body over chunk_size) redirected with 307 went again with an empty body,
+    and the call reported success; the body is made again for every send now."""
+    client = make_client(scripted, chunk_size=100)
+    scripted.reply(307, Location=f"{scripted.url}/other/studies", Content_Length="0")
+    scripted.reply(200, json.dumps(STOW_OK).encode(), Content_Type=JSON)
+    client.store_instances([factories.make_instance(1, 1, 1)])
+    first, second = scripted.received
+    assert second.path == "/other/studies"
+    assert len(first.body) > 100 and second.body == first.body
+
+
+def test_get_remaining_stops_when_pages_alternate(scripted: ScriptedServer) -> None:
+    """D-06: a server ignoring offset that alternates two pages looped for ever (only the
+    previous page was compared): a page with nothing new raises ServerError."""
+    client = make_client(scripted)
+    pages = [[{"n": {"vr": "IS", "Value": [i]}}] for i in (1, 2)]
+    for page in (*pages, *pages):
+        scripted.reply(200, json.dumps(page).encode(), Content_Type=JSON)
+    with pytest.raises(ServerError, match="ignores offset"):
+        client.search_for_studies(get_remaining=True)
+    assert len(scripted.received) == 3
+
+
+def test_truncated_multipart_and_parts_raise_server_error(scripted: ScriptedServer) -> None:
+    """A body cut after a delimiter (no close delimiter, RFC 2046) came back as fewer instances
+    without an error; a part cut short, or holding only a File Meta, came back as a Dataset."""
+    client = make_client(scripted)
+    whole = [part10(factories.make_instance(1, 1, i)) for i in (1, 2)]
+    body, content_type = multipart_reply(whole, "application/dicom")
+    cut = body[: body.rindex(b"--srv-boundary-123") + len(b"--srv-boundary-123")]
+    scripted.reply(200, cut, Content_Type=content_type)
+    with pytest.raises(ServerError, match="no closing delimiter"):
+        client.retrieve_study(factories.study_uid(1))
+    for bad in (whole[0][:-5], whole[0][: whole[0].index(b"\x08\x00")]):
+        body, content_type = multipart_reply([bad], "application/dicom")
+        scripted.reply(200, body, Content_Type=content_type)
+        with pytest.raises(ServerError, match="not a whole DICOM file"):
+            client.retrieve_study(factories.study_uid(1))
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({"Content_Encoding": "gzip", "Content_Type": JSON}, b"[]"),
+        ({"Content_Type": JSON}, b"[" * 100_000 + b"]" * 100_000),
+        ({"Location": "ftp://127.0.0.1/x"}, b""),
+    ],
+    ids=["gzip-lie", "deep-json", "redirect-to-ftp"],
+)
+def test_unusable_answers_are_server_errors(
+    scripted: ScriptedServer, headers: dict[str, str], body: bytes
+) -> None:
+    """API.md: every error derives from DicomfsError; these raised requests' or the stdlib's."""
+    client = make_client(scripted)
+    status = 302 if "Location" in headers else 200
+    scripted.reply(status, body, **headers)
+    with pytest.raises(ServerError):
+        client.search_for_studies()
+
+
+def test_redirect_without_location_and_odd_retry_after(scripted: ScriptedServer) -> None:
+    """A 3xx with no Location was read as an empty result; Retry-After '²' raised ValueError."""
+    client = make_client(scripted)
+    scripted.reply(300)
+    with pytest.raises(ServerError, match="redirect without a usable Location"):
+        client.search_for_studies()
+    assert parse_retry_after("\u00b2") is None
+
+
+def test_error_messages_are_one_bounded_line(scripted: ScriptedServer) -> None:
+    """A JSON Message with newlines went into the error as it was, at any length."""
+    client = make_client(scripted)
+    message = "line1\nline2\n" + "x" * 1000
+    scripted.reply(500, json.dumps({"Message": message}).encode(), Content_Type="application/json")
+    client.set_http_retry_params(retry=False)
+    with pytest.raises(ServerError) as info:
+        client.search_for_studies()
+    text = str(info.value)
+    assert "\n" not in text and "line1 line2 x" in text and len(text) < 420
+
+
+def test_iter_bulkdata_sends_its_request_when_called(scripted: ScriptedServer) -> None:
+    """Like the other iterators, iter_bulkdata raises 404 (and bad arguments) at call time."""
+    client = make_client(scripted)
+    with pytest.raises(InvalidQueryError):
+        client.iter_bulkdata(f"{scripted.url}/dicom-web/bulk/x", byte_range=(9, 1))
+    scripted.reply(404)
+    with pytest.raises(NotFoundError):
+        client.iter_bulkdata(f"{scripted.url}/dicom-web/bulk/x")
