@@ -55,7 +55,14 @@ def command(root: Path, repair: bool, db: str | None, workers: int | None) -> No
       dicomfs check data/sample-store --repair
     """
     folder = root_of_url(root, create=False)
-    repo, _built = open_index(locate_index(folder, False, None, False, db), recreate=False)
+    location = locate_index(folder, False, None, False, db)
+    if not repair and location.file is not None and not location.file.exists():
+        # Checking writes nothing: an empty index made here would hide every file of the store.
+        raise click.ClickException(
+            f"{folder} has no index yet ({location.file}): 'dicomfs index {root}' builds it, "
+            "or use --repair"
+        )
+    repo, _built = open_index(location, recreate=False)
     try:
         if repair:
             result = checking.repair(folder, repo, workers=workers,

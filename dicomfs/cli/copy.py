@@ -6,6 +6,7 @@ import click
 
 from dicomfs.cli.options import auth_options, open_location, output_options, settings
 from dicomfs.cli.output import echo_json, echo_table, progress_bar
+from dicomfs.errors import NotFoundError
 from dicomfs.transfer import DEFAULT_BATCH, copy_studies, plan_copy
 
 __all__ = ["command"]
@@ -40,6 +41,11 @@ def command(source: str, target: str, study: str | None, series: str | None,
         raise click.UsageError("--series needs --study")
     current = settings()
     src = open_location(source, current)
+    # Ask the source first: an unreachable server or an unknown study must not leave a new,
+    # empty target store behind.
+    filters = {"StudyInstanceUID": study} if study else None
+    if not src.search_for_studies(search_filters=filters, limit=1) and study:
+        raise NotFoundError(f"study {study} not found in {source}")
     dst = open_location(target, current, create=True)
     plan = plan_copy(src, dst, study, series)
     with progress_bar(plan.to_copy, "copying", "instance") as bar:

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 error (one line on stderr; the traceback too with ``-v`
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 from typing import Any
@@ -92,4 +93,10 @@ for _command in (index_command, search_command, retrieve_command, store_command,
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command line (the ``dicomfs`` entry point and ``python -m dicomfs``)."""
+    # The web client logs every Warning 299 a server sends ("There are N additional results",
+    # once per page under --all): on the command line only its errors are shown, unless the
+    # caller configured that logger.
+    web_log = logging.getLogger("dicomfs.web")
+    if web_log.level == logging.NOTSET and not web_log.handlers:
+        web_log.setLevel(logging.ERROR)
     cli.main(args=argv, prog_name="dicomfs")

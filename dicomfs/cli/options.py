@@ -172,5 +172,11 @@ def open_store(ctx: click.Context | None = None, *, create: bool = False) -> DIC
     if current.root:
         return open_location(current.root, current, create=create)
     if current.url:
+        if not current.url.lower().startswith((*_WEB_SCHEMES, "file:")):
+            # A forgotten "http://" would otherwise make a local folder of that name.
+            raise click.UsageError(
+                f"--url takes http[s]://... or file:///... (not {current.url!r}); "
+                "give a folder with --root"
+            )
         return open_location(current.url, current, create=create)
     raise click.UsageError("no store: give --root PATH or --url URL")

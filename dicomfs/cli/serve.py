@@ -51,6 +51,11 @@ def command(root: Path, host: str, port: int, prefix: str, public_url: str | Non
     from dicomfs.server import DICOMwebServer, serve
 
     current = settings()
+    if readonly and db is None:  # the library's message names its own arguments
+        raise click.UsageError(
+            "--readonly writes nothing under ROOT, so its index must live elsewhere: "
+            "give --db sqlite:////path/outside/index.sqlite (or a PostgreSQL URL)"
+        )
     client = DICOMfileClient(root, update_db=True, readonly=readonly, db_url=db)
 
     def ready(server: DICOMwebServer) -> None:

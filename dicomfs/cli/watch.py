@@ -112,13 +112,11 @@ def command(folder: Path, into: str | None, poll: bool, poll_interval: float, se
             raise click.UsageError("--into must be another folder than the inbox")
         handler = InboxHandler(folder, target, printer)
         what = f"watching {folder}, storing into {into}"
-    if not current.json:
-        click.echo(f"{what}; Ctrl-C to stop", err=True)
+    click.echo(f"{what}; Ctrl-C to stop", err=True)  # stderr: --json lines stay alone on stdout
     with stop_on_signals(stop):
         run(folder, handler, stop, options)
-    if not current.json:
-        summary = ", ".join(f"{n} {action}" for action, n in sorted(printer.counts.items()))
-        click.echo(f"stopped ({summary or 'nothing to do'})", err=True)
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(printer.counts.items()))
+    click.echo(f"stopped ({summary or 'nothing to do'})", err=True)
 
 
 def _same(a: Path, b: Path) -> bool:

@@ -245,3 +245,32 @@ def test_check_and_repair(store: Path) -> None:
         "13 files: 1 not indexed, 0 missing, 0 changed, 0 stale temporary files")
     assert invoke("check", store, "--repair").exit_code == 0
     assert invoke("check", store).exit_code == 0
+
+
+def test_check_without_an_index_writes_nothing(standard_tree: Path, tmp_path: Path) -> None:
+    """'dicomfs check' on a folder never indexed made an empty index, and the store then looked
+    empty to every later command: it now says so, exit 1, and leaves the folder untouched."""
+    import shutil
+
+    root = tmp_path / "fresh"
+    shutil.copytree(standard_tree, root)
+    result = invoke("check", root)
+    assert result.exit_code == 1
+    assert "has no index yet" in result.output
+    assert not (root / ".dicomfs").exists()
+    assert len(invoke_json("search", "studies", "--root", root)) == 5
+
+
+def test_url_without_a_scheme_is_a_usage_error(tmp_path: Path) -> None:
+    """'--url 127.0.0.1:8765/dicomweb' (no http://) stored into a new local folder of that name."""
+    result = invoke("search", "studies", "--url", "127.0.0.1:8765/dicomweb")
+    assert result.exit_code == 2
+    assert "--url takes http[s]://... or file:///..." in result.output
+    assert not Path("127.0.0.1:8765").exists()
+
+
+def test_serve_readonly_needs_db(store: Path) -> None:
+    """--readonly without --db: a usage error naming --db (it named the Python arguments)."""
+    result = invoke("serve", store, "--readonly", "--port", "0")
+    assert result.exit_code == 2
+    assert "--db" in result.output
