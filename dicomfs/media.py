@@ -51,6 +51,7 @@ from dicomfs.errors import BadRequestError, NotAcceptableError
 
 __all__ = [
     "DEFAULT_MEDIA_TYPES",
+    "OCTET_RANGES",
     "DEFLATED_EXPLICIT_VR_LE",
     "ENCAPSULATED_SYNTAXES",
     "EXPLICIT_VR_BE",
@@ -148,6 +149,10 @@ _MULTIPART_RESOURCES = frozenset({"instance", "frame", "bulkdata"})
 _UID_RE = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*\Z")
 _TOKEN_RE = re.compile(r"(\*/\*|[A-Za-z0-9!#$&^_.+-]+/(\*|[A-Za-z0-9!#$&^_.+-]+))\Z")
 _Q_RE = re.compile(r"(0(\.[0-9]{0,3})?|1(\.0{0,3})?)\Z")
+
+
+#: Media ranges under which bulk data is sent as its value bytes (F-10).
+OCTET_RANGES = frozenset({"application/octet-stream", "application/*", "*/*"})
 
 
 @dataclass(frozen=True)

@@ -402,26 +402,27 @@ _PIXEL_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)
 
 
 def check_complete(ds: Dataset, size: int) -> None:
-    """Raise EOFError when the file was cut: a top-level element holds fewer bytes than it
+    """Raise EOFError when the file was cut: its last element holds fewer bytes than it
     declares, or the file ends inside an element header (pydicom stops there without a word).
+
+    pydicom reads elements one after the other and stops at a cut, so only the last element
+    read can be short: one element is looked at, whatever the size of the data set.
     """
-    last: RawDataElement | None = None
-    for tag in list(ds.keys()):
-        elem = ds.get_item(tag)  # raw: not converted
-        if not isinstance(elem, RawDataElement):
-            last = None
-            continue
-        last = elem
-        if elem.length != 0xFFFFFFFF:
-            got = 0 if elem.value is None else len(elem.value)
-            if got != elem.length:
-                raise EOFError(f"truncated: element {int(elem.tag):08X} holds {got} of its "
-                               f"{elem.length} bytes")
-    if any(tag in ds for tag in _PIXEL_TAGS):  # what may follow pixel data is padding
+    if not ds._dict:
         return
-    if last is not None and last.length != 0xFFFFFFFF and last.value_tell + last.length < size:
+    elem = ds.get_item(list(ds._dict)[-1])  # raw: not converted
+    if not isinstance(elem, RawDataElement):
+        return
+    if elem.length != 0xFFFFFFFF:
+        got = 0 if elem.value is None else len(elem.value)
+        if got != elem.length:
+            raise EOFError(f"truncated: element {int(elem.tag):08X} holds {got} of its "
+                           f"{elem.length} bytes")
+    if int(elem.tag) in _PIXEL_TAGS:  # what may follow pixel data is padding
+        return
+    if elem.length != 0xFFFFFFFF and elem.value_tell + elem.length < size:
         raise EOFError(f"truncated: the file ends inside an element header at "
-                       f"{last.value_tell + last.length}")
+                       f"{elem.value_tell + elem.length}")
 
 
 def store_files(

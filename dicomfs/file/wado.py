@@ -455,8 +455,6 @@ def series_rendered(
 
 
 # ---- bulk data -----------------------------------------------------------------------------
-#: Media ranges under which bulk data is its value bytes (F-10).
-_OCTET_RANGES = frozenset({"application/octet-stream", "application/*", "*/*"})
 
 def _parse_bulk_url(ctx: StoreContext, url: object) -> tuple[list[str], str | None]:
     """Split a bulk data URL into its UIDs and tag path (None for a whole-level resource)."""
@@ -606,7 +604,7 @@ def iter_bulkdata(
     octet = True
     if media_types is not None:
         ranges = media.parse_media_types(media_types, "bulkdata")
-        octet = any(r.q > 0 and r.media_type in _OCTET_RANGES for r in ranges)
+        octet = any(r.q > 0 and r.media_type in media.OCTET_RANGES for r in ranges)
     rng = _check_byte_range(byte_range)
     uids, tag_path = _parse_bulk_url(ctx, url)
     if tag_path is None:

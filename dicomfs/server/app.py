@@ -374,8 +374,7 @@ class DICOMwebApp:
         ranges = acceptable(request.query, request.header("accept"), "bulkdata")
         spec = parse_range(request.header("range"))
         url = f"{self.base_url}{request.path}"
-        if not any(r.q > 0 and r.media_type in ("application/octet-stream", "application/*",
-                                                "*/*") for r in ranges):
+        if not any(r.q > 0 and r.media_type in media.OCTET_RANGES for r in ranges):
             return self._bulk_frames(uids, url, ranges)
         value = b"".join(self.client.retrieve_bulkdata(url, (_OCTET,)))
         headers = {"Content-Type": _OCTET, "Content-Location": url}
