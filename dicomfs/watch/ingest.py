@@ -229,7 +229,8 @@ class Inbox:
         if grace < 0 or retry_delay < 0:
             raise ValueError(f"grace and retry_delay must be >= 0, got {grace}, {retry_delay}")
         self.folder = Path(folder)
-        self.fs = LocalFilesystem(self.folder)
+        # Links and FIFOs are seen too, so that they are moved aside (never read).
+        self.fs = LocalFilesystem(self.folder, special_files=True)
         self.target = target
         self.batch_size = batch_size
         self.grace = grace

@@ -33,6 +33,7 @@ from dicomfs.watch.observer import FolderObserver
 from dicomfs.watch.pipeline import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, InboxPipeline
 from dicomfs.watch.sync import (
     DEFAULT_SETTLE,
+    Filesystem,
     LocalFilesystem,
     Plan,
     WatchState,
@@ -248,7 +249,8 @@ def run(
     """
     options = options or WatchOptions()
     folder = Path(folder)
-    fs = LocalFilesystem(folder)
+    # The handler's view of the folder when it has one (an inbox also sees links and FIFOs).
+    fs: Filesystem = getattr(getattr(handler, "inbox", None), "fs", None) or LocalFilesystem(folder)
     state = WatchState()
     with FolderObserver(folder, poll=options.poll, poll_interval=options.poll_interval) as obs:
         try:

@@ -69,15 +69,20 @@ class LocalFilesystem:
         The watched folder.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, special_files: bool = False) -> None:
         self.root = Path(root)
+        #: Also report symbolic links, FIFOs, sockets and devices (an inbox moves them aside;
+        #: an index has nothing to do with them).
+        self.special_files = special_files
 
     def stat(self, relpath: str) -> FileStat | None:
         try:
             st = os.stat(self.root / relpath, follow_symlinks=False)
         except OSError:
             return None
-        if not _is_regular(st.st_mode):
+        if not _is_regular(st.st_mode) and not (
+            self.special_files and not _is_directory(st.st_mode)
+        ):
             return None
         return FileStat(st.st_size, st.st_mtime_ns)
 
@@ -96,6 +101,12 @@ def _is_regular(mode: int) -> bool:
     import stat
 
     return stat.S_ISREG(mode)
+
+
+def _is_directory(mode: int) -> bool:
+    import stat
+
+    return stat.S_ISDIR(mode)
 
 
 @dataclass

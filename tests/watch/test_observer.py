@@ -116,3 +116,29 @@ def test_folder_observer_refuses_a_missing_folder(tmp_path: Path) -> None:
     """Inputs are validated at the entry point."""
     with pytest.raises(NotADirectoryError):
         FolderObserver(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("options", [FAST, FAST_POLL], ids=["native", "poll"])
+def test_inbox_moves_links_and_fifos_aside(tmp_path: Path, options: WatchOptions) -> None:
+    """A symbolic link (its target never read) and a FIFO dropped into a watched inbox, one
+    there at start and one arriving later, are moved to .rejected/ with their reason; they
+    stayed in the inbox for ever, without an event (the loop saw regular files only)."""
+    inbox, root = tmp_path / "inbox", tmp_path / "store"
+    inbox.mkdir()
+    target = tmp_path / "elsewhere.dcm"
+    factories.make_instance(1, 1, 1).save_as(target, enforce_file_format=True)
+    (inbox / "early-link").symlink_to(target)
+    events: list[WatchEvent] = []
+    with DICOMfileClient(root) as store:
+        handler = InboxHandler(inbox, store, events.append)
+        loop = LoopThread(lambda stop, started: run(inbox, handler, stop, options,
+                                                    started=started))
+        try:
+            os.mkfifo(inbox / "pipe")
+            wait_for(lambda: sorted(e.path for e in events if e.action == "rejected") == [
+                "early-link", "pipe"], what="2 rejections")
+        finally:
+            loop.stop()
+    assert _instances(root) == []
+    assert (inbox / ".rejected" / "early-link").is_symlink() and target.is_file()
+    assert sorted(p.name for p in inbox.iterdir()) == [".rejected"]
