@@ -222,6 +222,18 @@ def write_datasets(
     return paths
 
 
+def corpus_files(max_bytes: int = 4_000_000) -> list[Path]:
+    """The corpus's files other than its notes, sorted by path ([] when the corpus is absent)."""
+    folder = corpus_dir()
+    if folder is None:
+        return []
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() not in (".md", ".txt", ".json")
+        and p.stat().st_size < max_bytes
+    )
+
+
 def corpus_dir() -> Path | None:
     """The shared corpus folder, or None (tests then skip)."""
     env = os.environ.get("DICOMFS_CORPUS")

@@ -21,7 +21,7 @@ import os
 import re
 import struct
 import zlib
-from io import BufferedReader, BytesIO, FileIO
+from io import BytesIO, FileIO
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, cast
 
@@ -44,6 +44,7 @@ from dicomfs.index.records import InstanceRecord, Rejection
 from dicomfs.index.repository import PreparedInstance, prepare
 from dicomfs.storage import indexjson, rawheader
 from dicomfs.storage.pixeldata import PixelDataError, locate_pixel_data
+from dicomfs.storage.safefile import BoundedReader
 
 __all__ = ["READ_ERRORS", "read", "read_prepared"]
 
@@ -168,24 +169,6 @@ def read_buffer(relpath: str, data: bytes, mtime_ns: int) -> PreparedInstance | 
     return prepare(relpath, size, mtime_ns, instance, attributes, texts)
 
 
-class _BoundedReader(BufferedReader):
-    """A reader that never asks for more than the file holds.
-
-    pydicom reads an element's value with ``read(length)``: a corrupt length (e.g. 0xFFFFFFF0 in a
-    3 kB file) would allocate gigabytes. Clamped, the value comes back short and the file is
-    rejected as truncated.
-    """
-
-    def __init__(self, raw: Any, size: int) -> None:
-        super().__init__(raw)
-        self._size = size
-
-    def read(self, n: int | None = -1, /) -> bytes:
-        if n is not None and n > 0:
-            n = max(0, min(n, self._size - self.tell()))
-        return super().read(n)
-
-
 def _looks_like_dataset(fp: BinaryIO) -> bool:
     """A file without preamble may still be DICOM: does it start with a group 0002/0008 tag?"""
     fp.seek(0)
@@ -235,7 +218,7 @@ def _parse(
             attributes = indexjson.raw_json(raw)
     except rawheader.Fallback:
         fp.seek(0)
-        return (*_parse_with_pydicom(_BoundedReader(fp, size), size), None)
+        return (*_parse_with_pydicom(BoundedReader(fp, size), size), None)
     pixel: dict[str, Any] = {
         "pixel_data_tag": raw.pixel_tag,
         "pixel_data_offset": raw.pixel_offset,

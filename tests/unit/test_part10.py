@@ -248,18 +248,7 @@ def test_compressed_pixel_data_without_transfer_syntax_fails_c122() -> None:
     assert info.value.reason == part10.FAILURE_TRANSFER_SYNTAX
 
 
-def _corpus_files() -> list[Path]:
-    folder = factories.corpus_dir()
-    if folder is None:
-        return []
-    return sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() not in (".md", ".txt", ".json")
-        and p.stat().st_size < 4_000_000
-    )
-
-
-@pytest.mark.parametrize("path", _corpus_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", factories.corpus_files(), ids=lambda p: p.name)
 def test_corpus_same_bytes(path: Path) -> None:
     """Real files, as dcmread gives them (raw elements, sequences, odd encodings)."""
     with warnings.catch_warnings():

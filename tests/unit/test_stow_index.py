@@ -59,18 +59,7 @@ def test_read_buffer_rejects_like_read_file(tmp_path: Path) -> None:
     assert scan.read_buffer("x.dcm", b"not dicom", 0) == expected
 
 
-def _corpus_files() -> list[Path]:
-    folder = factories.corpus_dir()
-    if folder is None:
-        return []
-    return sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() not in (".md", ".txt", ".json")
-        and p.stat().st_size < 4_000_000
-    )
-
-
-@pytest.mark.parametrize("path", _corpus_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", factories.corpus_files(), ids=lambda p: p.name)
 def test_corpus_read_buffer_equals_reading_the_file(tmp_path: Path, path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
